@@ -1,0 +1,1 @@
+"""Corpora, label maps, audio input and speaker-independent protocols."""
