@@ -1,1 +1,5 @@
-"""inference."""
+"""Use a trained model on new recordings."""
+
+from emomtl.inference.recognizer import Recognizer
+
+__all__ = ["Recognizer"]

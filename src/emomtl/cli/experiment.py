@@ -1,0 +1,131 @@
+"""``emomtl train | cv | compare``: run a recipe on one split, on every fold, or for several strategies."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from emomtl.config import load_recipe
+from emomtl.errors import ConfigError
+
+console = Console(stderr=True)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", help="recipe name (e.g. quickstart) or path to a YAML file")
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. model.dropout=0.2 train.epochs=5")
+    parser.add_argument("--out", type=Path, help="run directory (default: runs/<recipe>-<command>)")
+    parser.add_argument("--seeds", help="comma-separated seeds (default: train.seeds)")
+    parser.add_argument("--no-resume", action="store_true", help="start over instead of continuing an existing run")
+    parser.add_argument("--no-report", action="store_true", help="do not write report.md / report.html")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or tables")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser("train", help="train and test one split of the recipe's protocol")
+    _common(train)
+    train.add_argument("--fold", default="0", help="fold index or name (default: the first)")
+    train.add_argument("--devices", type=int, default=None, help="data-parallel processes / GPUs (Lightning Fabric DDP)")
+    train.set_defaults(handler=run_train, command_name="train")
+
+    cv = subparsers.add_parser("cv", help="every fold of the protocol x seeds; pooled and mean ± std results")
+    _common(cv)
+    cv.set_defaults(handler=run_cv, command_name="cv")
+
+    compare = subparsers.add_parser("compare", help="several weighting strategies (and single-task baselines) on identical folds")
+    _common(compare)
+    compare.add_argument("--weightings", help="comma-separated strategies (default: compare.weightings)")
+    compare.add_argument("--single-task", action="store_true", default=None, help="add one single-task baseline per scored task")
+    compare.set_defaults(handler=run_compare, command_name="compare")
+
+
+def _setup(args: argparse.Namespace) -> tuple[dict[str, Any], Path, list[int]]:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    recipe = load_recipe(args.recipe, args.overrides)
+    out = args.out or Path(recipe["output"]["dir"]) / f"{recipe['name']}-{args.command_name}"
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(recipe["train"]["seeds"])
+    return recipe, Path(out), seeds
+
+
+def _finish(args: argparse.Namespace, results: pd.DataFrame, out: Path) -> int:
+    if not args.quiet:
+        print_summary(results)
+    if not args.no_report:
+        from emomtl.reports import build_report
+
+        paths = build_report(out)
+        console.print(f"report: {paths.markdown}  {paths.html}")
+    console.print(f"results: {out / 'results.csv'}")
+    return 0
+
+
+def print_summary(results: pd.DataFrame) -> None:
+    """Mean ± std over folds and seeds of every metric column, one row per strategy."""
+    metric_columns = [c for c in results.columns if "." in c and not c.startswith("weight.")] + ["score"]
+    weight_columns = [c for c in results.columns if c.startswith("weight.")]
+    table = Table(title=f"{results['fold'].nunique()} fold(s) x {results['seed'].nunique()} seed(s)")
+    table.add_column("strategy")
+    for column in metric_columns + weight_columns:
+        table.add_column(column, justify="right")
+    for strategy, group in results.groupby("strategy", sort=False):
+        cells = []
+        for column in metric_columns:
+            values = pd.to_numeric(group[column], errors="coerce").dropna()
+            cells.append(f"{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0:.3f}" if len(values) else "-")
+        cells += [f"{pd.to_numeric(group[c], errors='coerce').mean():.2f}" for c in weight_columns]
+        table.add_row(str(strategy), *cells)
+    Console().print(table)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from emomtl.training.experiment import build_splits, plan_arms, scored_tasks
+    from emomtl.training.loop import SplitJob, train_split
+    from emomtl.training.prepare import fit_tasks, prepare_corpus
+
+    recipe, out, seeds = _setup(args)
+    prepared = prepare_corpus(recipe, progress=not args.quiet)
+    tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe["protocol"])
+    splits = build_splits(recipe, prepared.table)
+    chosen = [s for i, s in enumerate(splits) if args.fold in (str(i), s.name)]
+    if not chosen:
+        raise ConfigError(f"--fold {args.fold}: not one of 0..{len(splits) - 1} or {[s.name for s in splits]}")
+    arm = plan_arms(recipe)[0]
+    job = SplitJob(recipe | {"tasks": [t.to_dict() for t in tasks]}, tasks, prepared, chosen[0], arm.weighting,
+                   seeds[0], out, label=f"{arm.label} {chosen[0].name}")
+    devices = args.devices or recipe["train"].get("devices", 1)
+    if devices > 1:
+        from emomtl.training.distributed import train_split_distributed
+
+        metrics = train_split_distributed(job, devices, resume=not args.no_resume, precision=recipe["train"]["precision"])
+    else:
+        metrics = train_split(job, resume=not args.no_resume, progress=not args.quiet)
+    console.print(f"best epoch {metrics['best_epoch']}  test score {metrics['score']:.4f}")
+    for task, values in metrics["test"].items():
+        console.print(f"  {task}: " + "  ".join(f"{k}={v:.4f}" for k, v in values.items() if isinstance(v, float)))
+    console.print(f"checkpoint: {out / 'checkpoint_best.pt'}")
+    return 0
+
+
+def run_cv(args: argparse.Namespace) -> int:
+    from emomtl.training.experiment import run_experiment
+
+    recipe, out, seeds = _setup(args)
+    results = run_experiment(recipe, out, seeds=seeds, resume=not args.no_resume, progress=not args.quiet)
+    return _finish(args, results, out)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from emomtl.training.experiment import run_experiment
+
+    recipe, out, seeds = _setup(args)
+    weightings = args.weightings.split(",") if args.weightings else list(recipe["compare"]["weightings"])
+    single = recipe["compare"].get("single_task", False) if args.single_task is None else args.single_task
+    results = run_experiment(recipe, out, weightings=weightings, single_task=single, seeds=seeds,
+                             resume=not args.no_resume, progress=not args.quiet)
+    return _finish(args, results, out)

@@ -1,0 +1,192 @@
+"""Batches from in-memory features: fixed-length crops, padding masks, standardisation, windows.
+
+Crops are drawn from a generator seeded by (seed, epoch), so a resumed run sees the same
+batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from emomtl.errors import ConfigError
+from emomtl.features.cropping import fit_length
+
+#: Time axis of each known input (None: fixed-size vector).
+TIME_AXIS: dict[str, int | None] = {
+    "waveform": -1, "logmel": -1, "lld": 0, "speech_states": 0, "text_states": 0, "video": 0, "functionals": None,
+}
+
+
+@dataclass
+class InputSpec:
+    """How one input is shaped into a batch (a recipe's ``inputs.<name>``)."""
+
+    name: str
+    length: int | None = None
+    train_crop: str = "random"
+    eval_crop: str = "center"
+    pad_value: float = 0.0
+    standardize: bool | str = False
+    window_hop: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.train_crop not in ("random", "center", "start"):
+            raise ConfigError(f"inputs.{self.name}.train_crop: {self.train_crop!r} is not random, center or start")
+        if self.standardize not in (True, False, "speaker"):
+            raise ConfigError(f"inputs.{self.name}.standardize: {self.standardize!r} is not true, false or speaker")
+        if self.eval_crop not in ("center", "start", "windows"):
+            raise ConfigError(f"inputs.{self.name}.eval_crop: {self.eval_crop!r} is not center, start or windows")
+
+    @property
+    def time_axis(self) -> int | None:
+        return TIME_AXIS.get(self.name, 0)
+
+
+def input_specs(recipe: dict[str, Any]) -> dict[str, InputSpec]:
+    """One spec per feature; features without an ``inputs`` entry are used whole."""
+    unknown = set(recipe["inputs"]) - set(recipe["features"])
+    if unknown:
+        raise ConfigError(f"inputs.{sorted(unknown)[0]}: no feature of that name in features")
+    return {name: InputSpec(name, **recipe["inputs"].get(name, {})) for name in recipe["features"]}
+
+
+@dataclass
+class Standardizer:
+    """Per-channel mean and standard deviation.
+
+    ``standardize: true`` fits one set of statistics on the training rows. ``standardize: speaker`` fits one set per
+    speaker on all of that speaker's recordings (labels are never used: this is unsupervised speaker normalisation,
+    which needs several recordings of each test speaker); rows of an unknown speaker fall back to the training
+    statistics.
+    """
+
+    mean: dict[str, np.ndarray]
+    std: dict[str, np.ndarray]
+    speaker_mean: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    speaker_std: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    speakers: np.ndarray | None = None
+
+    @staticmethod
+    def _moments(arrays: list[np.ndarray], axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+        arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+        stacked = np.stack(arrays) if axis is None else np.concatenate([np.moveaxis(a, axis, 0) for a in arrays])
+        return stacked.mean(0).astype(np.float32), np.maximum(stacked.std(0), 1e-6).astype(np.float32)
+
+    @classmethod
+    def fit(cls, inputs: dict[str, list[np.ndarray]], rows: np.ndarray, specs: dict[str, InputSpec],
+            speakers: np.ndarray | None = None) -> "Standardizer":
+        standardizer = cls({}, {}, speakers=None if speakers is None else np.asarray(speakers).astype(str))
+        for name, spec in specs.items():
+            if not spec.standardize:
+                continue
+            axis = spec.time_axis
+            standardizer.mean[name], standardizer.std[name] = cls._moments([inputs[name][i] for i in rows], axis)
+            if spec.standardize == "speaker":
+                if standardizer.speakers is None:
+                    raise ConfigError(f"inputs.{name}.standardize: 'speaker' needs the speaker of every row")
+                means, stds = {}, {}
+                for speaker in np.unique(standardizer.speakers):
+                    own = np.flatnonzero(standardizer.speakers == speaker)
+                    means[speaker], stds[speaker] = cls._moments([inputs[name][i] for i in own], axis)
+                standardizer.speaker_mean[name], standardizer.speaker_std[name] = means, stds
+        return standardizer
+
+    def apply(self, name: str, array: np.ndarray, spec: InputSpec, row: int | None = None) -> np.ndarray:
+        if name not in self.mean:
+            return array
+        mean, std = self.mean[name], self.std[name]
+        if name in self.speaker_mean and row is not None and self.speakers is not None:
+            speaker = self.speakers[row]
+            mean, std = self.speaker_mean[name].get(speaker, mean), self.speaker_std[name].get(speaker, std)
+        if spec.time_axis is None:
+            return (array - mean) / std
+        moved = np.moveaxis(array, spec.time_axis, 0)
+        return np.moveaxis((moved - mean) / std, 0, spec.time_axis)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Global statistics only: a recogniser meets new speakers."""
+        return {"mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> "Standardizer":
+        return cls(dict(state["mean"]), dict(state["std"]))
+
+
+def _stack(arrays: list[np.ndarray], spec: InputSpec) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Stack equal-length arrays, or pad variable-length ones and return a (batch, time) mask."""
+    axis = spec.time_axis
+    if axis is None or len({a.shape for a in arrays}) == 1:
+        return torch.from_numpy(np.stack(arrays).astype(np.float32, copy=False)), None
+    longest = max(a.shape[axis] for a in arrays)
+    mask = torch.zeros(len(arrays), longest, dtype=torch.bool)
+    padded = []
+    for i, array in enumerate(arrays):
+        mask[i, : array.shape[axis]] = True
+        padded.append(fit_length(array, longest, axis=axis, mode="start", pad_value=spec.pad_value))
+    return torch.from_numpy(np.stack(padded).astype(np.float32, copy=False)), mask
+
+
+def make_batch(
+    inputs: dict[str, list[np.ndarray]], rows: np.ndarray, specs: dict[str, InputSpec],
+    standardizer: Standardizer | None, train: bool, rng: np.random.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    """Model inputs for ``rows``: cropped/padded, standardised, as float tensors (plus ``<name>_mask``)."""
+    batch: dict[str, torch.Tensor] = {}
+    for name, spec in specs.items():
+        arrays = []
+        for i in rows:
+            array = np.asarray(inputs[name][i], dtype=np.float32)
+            if standardizer is not None:
+                array = standardizer.apply(name, array, spec, int(i))
+            if spec.length is not None and spec.time_axis is not None:
+                mode = spec.train_crop if train else ("center" if spec.eval_crop == "windows" else spec.eval_crop)
+                array = fit_length(array, spec.length, axis=spec.time_axis, mode=mode, pad_value=spec.pad_value, rng=rng)
+            arrays.append(array)
+        batch[name], mask = _stack(arrays, spec)
+        if mask is not None:
+            batch[f"{name}_mask"] = mask
+    return batch
+
+
+def make_targets(targets: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, torch.Tensor]:
+    return {task: torch.from_numpy(values[rows]) for task, values in targets.items()}
+
+
+def epoch_order(rows: np.ndarray, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> np.ndarray:
+    """Shuffled training rows for one epoch (this rank's shard), reproducible from (seed, epoch)."""
+    order = np.random.default_rng([seed, epoch]).permutation(rows)
+    if world_size > 1:
+        usable = len(order) - len(order) % world_size
+        order = order[:usable][rank::world_size]
+    return order
+
+
+def batches(order: np.ndarray, batch_size: int, drop_last: bool = False) -> Iterator[np.ndarray]:
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        if drop_last and len(chunk) < batch_size:
+            return
+        yield chunk
+
+
+def windows(array: np.ndarray, spec: InputSpec, max_windows: int | None = None) -> list[np.ndarray]:
+    """Cut one utterance into windows of ``spec.length`` with ``spec.window_hop`` (default: half a window).
+
+    The last window is aligned to the end, so every frame is covered; a short utterance gives one padded window.
+    """
+    axis = spec.time_axis
+    length = spec.length
+    total = array.shape[axis]
+    if length is None or axis is None or total <= length:
+        return [fit_length(array, length, axis=axis, mode="start", pad_value=spec.pad_value)] if length else [array]
+    hop = spec.window_hop or max(1, length // 2)
+    starts = list(range(0, total - length + 1, hop))
+    if starts[-1] != total - length:
+        starts.append(total - length)
+    if max_windows is not None and len(starts) > max_windows:
+        starts = [starts[int(round(i))] for i in np.linspace(0, len(starts) - 1, max_windows)]
+    return [np.take(array, np.arange(s, s + length), axis=axis) for s in starts]

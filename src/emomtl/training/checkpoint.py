@@ -1,0 +1,73 @@
+"""Checkpoints written atomically (temporary file, then rename) and checked on load."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from emomtl.errors import CheckpointError
+
+FORMAT_VERSION = 1
+#: Recipe sections that decide what a checkpoint's weights mean.
+FINGERPRINT_SECTIONS = ("features", "inputs", "tasks", "model")
+
+
+def recipe_fingerprint(recipe: dict[str, Any]) -> str:
+    """Hash of the recipe sections that define the model and its inputs."""
+    subset = {key: recipe.get(key) for key in FINGERPRINT_SECTIONS}
+    subset["label_map"] = recipe.get("data", {}).get("label_map")
+    return hashlib.sha256(json.dumps(subset, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` so that a reader never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save({"format": FORMAT_VERSION, **state}, temporary)
+    with open(temporary, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path: Path, fingerprint: str | None = None) -> dict[str, Any]:
+    """Read a checkpoint; refuse a corrupt file or one written for another recipe."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint at this path")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch raises several types for truncated or foreign files
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from error
+    if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: not an emomtl checkpoint (format {state.get('format') if isinstance(state, dict) else None})")
+    if fingerprint is not None and state.get("fingerprint") != fingerprint:
+        raise CheckpointError(
+            f"{path}: written for another recipe (model/tasks/features fingerprint {state.get('fingerprint')} != {fingerprint}); "
+            "start a new run directory or drop --resume"
+        )
+    return state
+
+
+def rng_state() -> dict[str, Any]:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, and ask torch for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)

@@ -1,0 +1,31 @@
+"""Data-parallel training through Lightning Fabric (DDP; gloo on CPU, NCCL on GPU).
+
+The same :class:`~emomtl.training.loop.SplitJob` runs on every process: each rank trains on its shard
+of every epoch's shuffled rows, gradients are averaged by DDP, rank 0 evaluates and writes files.
+Only strategies whose ``ddp_safe`` flag is set are accepted (``emomtl weighting list``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from emomtl.training.loop import SplitJob, train_split
+
+
+def _worker(fabric: Any, job: SplitJob, resume: bool) -> dict[str, Any]:
+    torch.set_num_threads(1)
+    return train_split(job, resume=resume, fabric=fabric)
+
+
+def train_split_distributed(job: SplitJob, devices: int, resume: bool = True, precision: str = "32-true") -> dict[str, Any]:
+    """Train one split on ``devices`` processes (GPUs when available, else CPU processes)."""
+    from lightning_fabric import Fabric
+
+    accelerator = "cuda" if torch.cuda.is_available() else "cpu"
+    if accelerator == "cpu":
+        precision = "32-true"  # mixed precision is a GPU feature here
+    fabric = Fabric(accelerator=accelerator, devices=devices, strategy="ddp_spawn" if devices > 1 else "auto",
+                    precision=precision)
+    return fabric.launch(_worker, job, resume)

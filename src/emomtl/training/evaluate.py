@@ -1,0 +1,158 @@
+"""Run a model over rows (whole utterances, windowed when configured) and score its outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from emomtl.evaluation.metrics import task_metrics
+from emomtl.models.tasks import IGNORE_INDEX, TaskSpec, task_loss
+from emomtl.training.batches import InputSpec, Standardizer, _stack, make_batch, windows
+
+#: Metrics where lower is better; the score uses their reciprocal (as the ExVo score does for MAE).
+LOWER_IS_BETTER = {"mae", "rmse", "nll"}
+
+
+def _to_probabilities(task: TaskSpec, output: torch.Tensor) -> torch.Tensor:
+    return output.exp() if task.loss == "nll" else torch.softmax(output, dim=-1)
+
+
+def _windowed_input(specs: dict[str, InputSpec]) -> str | None:
+    names = [n for n, s in specs.items() if s.eval_crop == "windows" and s.length and s.time_axis is not None]
+    return names[0] if len(names) == 1 and len(specs) == 1 else None
+
+
+@torch.no_grad()
+def predict_outputs(
+    model: torch.nn.Module, inputs: dict[str, list[np.ndarray]], rows: np.ndarray, specs: dict[str, InputSpec],
+    standardizer: Standardizer | None, tasks: list[TaskSpec], batch_size: int = 64, max_windows: int | None = 64,
+) -> dict[str, np.ndarray]:
+    """Per-row outputs: class probabilities for classification, values for regression.
+
+    With ``eval_crop: windows`` on a single time-varying input, every utterance is cut into windows and the
+    window outputs (probabilities or values) are averaged; otherwise one (centre-cropped) pass per utterance.
+    """
+    model.eval()
+    windowed = _windowed_input(specs)
+    collected: dict[str, list[torch.Tensor]] = {t.name: [] for t in tasks}
+    if windowed is None:
+        for start in range(0, len(rows), batch_size):
+            batch = make_batch(inputs, rows[start : start + batch_size], specs, standardizer, train=False)
+            outputs = model(batch)
+            for task in tasks:
+                out = outputs[task.name]
+                collected[task.name].append(_to_probabilities(task, out) if task.kind == "classification" else out)
+        return {name: torch.cat(parts).numpy() for name, parts in collected.items()}
+    spec = specs[windowed]
+    pieces, owner = [], []
+    for position, row in enumerate(rows):
+        array = np.asarray(inputs[windowed][row], dtype=np.float32)
+        if standardizer is not None:
+            array = standardizer.apply(windowed, array, spec, int(row))
+        cut = windows(array, spec, max_windows)
+        pieces.extend(cut)
+        owner.extend([position] * len(cut))
+    owner_index = torch.tensor(owner)
+    for start in range(0, len(pieces), batch_size):
+        tensor, _ = _stack(pieces[start : start + batch_size], spec)
+        outputs = model({windowed: tensor})
+        for task in tasks:
+            out = outputs[task.name]
+            collected[task.name].append(_to_probabilities(task, out) if task.kind == "classification" else out)
+    result = {}
+    for task in tasks:
+        values = torch.cat(collected[task.name])
+        summed = torch.zeros((len(rows),) + tuple(values.shape[1:]), dtype=values.dtype)
+        summed.index_add_(0, owner_index, values)
+        counts = torch.bincount(owner_index, minlength=len(rows)).clamp(min=1).to(values.dtype)
+        result[task.name] = (summed / counts.reshape(-1, *([1] * (values.dim() - 1)))).numpy()
+    return result
+
+
+def task_losses(tasks: list[TaskSpec], outputs: dict[str, np.ndarray], targets: dict[str, np.ndarray]) -> dict[str, float]:
+    """Unweighted per-task losses of evaluation outputs (classification as NLL of the averaged probabilities)."""
+    losses = {}
+    for task in tasks:
+        out = torch.from_numpy(outputs[task.name])
+        target = torch.from_numpy(targets[task.name])
+        if task.kind == "classification":
+            out = out.clamp_min(1e-12).log()
+            loss = task_loss(TaskSpec(task.name, "classification", classes=task.classes, loss="nll"), out, target)
+        else:
+            loss = task_loss(task, out, target)
+        if loss is not None:
+            losses[task.name] = float(loss)
+    return losses
+
+
+def score_tasks(tasks: list[TaskSpec], outputs: dict[str, np.ndarray], targets: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Metrics of every task over the rows that carry its label."""
+    scores: dict[str, dict[str, float]] = {}
+    for task in tasks:
+        truth, out = targets[task.name], outputs[task.name]
+        if task.kind == "classification":
+            keep = truth != IGNORE_INDEX
+            if not keep.any():
+                continue
+            scores[task.name] = task_metrics(
+                "classification", truth[keep], out[keep].argmax(1), probabilities=out[keep],
+                classes=list(range(len(task.classes or []))),
+            )
+        else:
+            keep = np.isfinite(truth) if truth.ndim == 1 else np.isfinite(truth).all(1)
+            if keep.sum() < 2:
+                continue
+            scores[task.name] = task_metrics(task.kind, truth[keep], out[keep])
+    return scores
+
+
+def headline_metric(task: TaskSpec) -> str:
+    if task.metric:
+        return task.metric
+    return "ua" if task.kind == "classification" else "ccc"
+
+
+def combined_score(tasks: list[TaskSpec], scores: dict[str, dict[str, float]], kind: str = "mean") -> float:
+    """Mean (or harmonic mean, the ExVo score) of each scored task's headline metric; 1/x for lower-is-better."""
+    values = []
+    for task in tasks:
+        if task.auxiliary or task.name not in scores:
+            continue
+        metric = headline_metric(task)
+        value = scores[task.name][metric]
+        values.append(1.0 / max(value, 1e-12) if metric in LOWER_IS_BETTER else value)
+    if not values:
+        return float("nan")
+    if kind == "hmean":
+        return float(len(values) / sum(1.0 / max(v, 1e-12) for v in values))
+    return float(np.mean(values))
+
+
+def prediction_table(table: pd.DataFrame, rows: np.ndarray, tasks: list[TaskSpec], outputs: dict[str, np.ndarray],
+                     targets: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The ``predictions.csv`` layout of docs/ARCHITECTURE.md."""
+    frame = pd.DataFrame({"path": table["path"].to_numpy()[rows], "speaker": table["speaker"].to_numpy()[rows]})
+    for task in tasks:
+        out, truth = outputs[task.name], targets[task.name]
+        if task.kind == "classification":
+            classes = np.array(task.classes, dtype=object)
+            frame[f"{task.name}.true"] = [classes[t] if t != IGNORE_INDEX else None for t in truth]
+            frame[f"{task.name}.pred"] = classes[out.argmax(1)]
+            for j, name in enumerate(task.classes or []):
+                frame[f"{task.name}.prob.{name}"] = out[:, j]
+        elif task.kind == "regression":
+            frame[f"{task.name}.true"] = truth
+            frame[f"{task.name}.pred"] = out.reshape(-1)
+        else:
+            for j, column in enumerate(task.columns or []):
+                frame[f"{task.name}.{column}.true"] = truth[:, j]
+                frame[f"{task.name}.{column}.pred"] = out[:, j]
+    return frame
+
+
+def flatten_scores(scores: dict[str, dict[str, Any]], prefix: str) -> dict[str, float]:
+    return {f"{prefix}{task}.{metric}": value for task, metrics in scores.items() for metric, value in metrics.items()
+            if isinstance(value, (int, float))}

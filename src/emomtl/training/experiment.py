@@ -1,0 +1,136 @@
+"""Cross-validation and strategy comparison: every (strategy, fold, seed) run on identical splits.
+
+A run directory (docs/ARCHITECTURE.md) collects one sub-folder per run and a ``results.csv`` with one
+row per run; rerunning the same command resumes: finished runs are read back, interrupted ones
+continue from their last checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from emomtl.config import save_recipe
+from emomtl.data.protocols import Split, assert_speaker_disjoint, make_splits
+from emomtl.errors import ConfigError
+from emomtl.models.tasks import TaskSpec
+from emomtl.training.loop import SplitJob, train_split
+from emomtl.training.prepare import PreparedCorpus, fit_tasks, prepare_corpus
+
+log = logging.getLogger(__name__)
+
+#: Tasks that identify the speaker cannot be scored when test speakers are unseen.
+SPEAKER_COLUMNS = ("speaker",)
+
+
+@dataclass
+class Arm:
+    """One compared configuration: a weighting strategy over all tasks, or a single-task baseline."""
+
+    label: str
+    weighting: dict[str, Any]
+    task_names: list[str] | None = None  # None: every task of the recipe
+
+
+def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None, single_task: bool = False) -> list[Arm]:
+    """The strategies to run: the recipe's own (``train``/``cv``) or a list (``compare``), plus baselines."""
+    params = recipe["compare"].get("params") or {}
+    own = recipe["weighting"]
+    arms = []
+    for name in weightings or [own["name"]]:
+        config = dict(own) if name == own["name"] else {"name": name}
+        config.update(params.get(name, {}))
+        arms.append(Arm(name, config))
+    if single_task:
+        for task in recipe["tasks"]:
+            if not task.get("auxiliary"):
+                arms.append(Arm(f"single:{task['name']}", {"name": "static"}, [task["name"]]))
+    return arms
+
+
+def scored_tasks(tasks: list[TaskSpec], protocol: dict[str, Any]) -> list[TaskSpec]:
+    """Mark speaker-identity tasks auxiliary (train-only) under speaker-independent protocols."""
+    independent = protocol["name"] != "random" or protocol.get("speaker_independent", True)
+    for task in tasks:
+        if independent and task.kind == "classification" and task.column in SPEAKER_COLUMNS and not task.auxiliary:
+            log.warning("task %s: speaker identity cannot be scored on unseen test speakers; trained as auxiliary", task.name)
+            task.auxiliary = True
+    return tasks
+
+
+def build_splits(recipe: dict[str, Any], table: pd.DataFrame) -> list[Split]:
+    protocol = dict(recipe["protocol"])
+    name = protocol.pop("name")
+    seed = protocol.pop("seed", 0)
+    splits = make_splits(table, name, seed=seed, **protocol)
+    for split in splits:
+        assert_speaker_disjoint(table, split)
+    limit = recipe["train"].get("max_folds")
+    return splits[:limit] if limit else splits
+
+
+def _speakers(table: pd.DataFrame, rows: np.ndarray) -> str:
+    return " ".join(sorted(map(str, table["speaker"].iloc[rows].unique())))
+
+
+def result_row(arm: Arm, split: Split, seed: int, table: pd.DataFrame, metrics: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"strategy": arm.label, "fold": split.name, "seed": seed,
+                           "test_speakers": _speakers(table, split.test), "val_speakers": _speakers(table, split.validation)}
+    for task, values in metrics["test"].items():
+        row.update({f"{task}.{metric}": value for metric, value in values.items() if isinstance(value, (int, float))})
+    row["score"] = metrics["score"]
+    row.update({f"weight.{task}": value for task, value in metrics.get("weights", {}).items()})
+    row.update({"best_epoch": metrics["best_epoch"], "epochs_run": metrics.get("epochs_run"),
+                "wall_time_s": metrics.get("wall_time_s", float("nan"))})
+    return row
+
+
+def run_experiment(
+    recipe: dict[str, Any], run_dir: Path, weightings: list[str] | None = None, single_task: bool = False,
+    seeds: list[int] | None = None, resume: bool = True, progress: bool = False, prepared: PreparedCorpus | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> pd.DataFrame:
+    """Run every arm on every fold and seed; returns (and writes) ``results.csv``."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    seeds = seeds or recipe["train"].get("seeds") or [recipe["train"]["seed"]]
+    prepared = prepared or prepare_corpus(recipe, progress=progress)
+    tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe["protocol"])
+    splits = build_splits(recipe, prepared.table)
+    arms = plan_arms(recipe, weightings, single_task)
+    resolved = copy.deepcopy(recipe)
+    resolved["tasks"] = [t.to_dict() for t in tasks]
+    save_recipe(resolved, run_dir / "config.yaml")
+    (run_dir / "splits.json").write_text(json.dumps(
+        [{"name": s.name, "train": _speakers(prepared.table, s.train), "validation": _speakers(prepared.table, s.validation),
+          "test": _speakers(prepared.table, s.test), "sizes": [len(s.train), len(s.validation), len(s.test)]} for s in splits],
+        indent=2))
+    if prepared.skipped:
+        pd.DataFrame([{"path": s.path, "reason": s.reason} for s in prepared.skipped]).to_csv(run_dir / "skipped.csv", index=False)
+    rows = []
+    for arm in arms:
+        arm_tasks = [t for t in tasks if arm.task_names is None or t.name in arm.task_names]
+        if not arm_tasks:
+            raise ConfigError(f"compare: arm {arm.label} has no task")
+        for split in splits:
+            for seed in seeds:
+                out_dir = run_dir / "runs" / arm.label.replace(":", "_") / f"{split.name}_seed{seed}"
+                job = SplitJob(resolved, copy.deepcopy(arm_tasks), prepared, split, arm.weighting, seed, out_dir,
+                               label=f"{arm.label} {split.name} seed {seed}")
+                started = time.perf_counter()
+                metrics = train_split(job, resume=resume, progress=progress)
+                metrics.setdefault("wall_time_s", time.perf_counter() - started)
+                row = result_row(arm, split, seed, prepared.table, metrics)
+                rows.append(row)
+                pd.DataFrame(rows).to_csv(run_dir / "results.csv", index=False)
+                if on_result:
+                    on_result(row)
+    return pd.DataFrame(rows)

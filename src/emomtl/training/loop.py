@@ -1,0 +1,299 @@
+"""Train one model on one split: per-task masked losses -> weighting -> optimiser, checkpoint every epoch.
+
+The best epoch is chosen on the validation speakers (``train.select_metric``); the test speakers are
+only scored once, with the best checkpoint, after training. ``resume=True`` continues from
+``checkpoint_last.pt`` and ends with the same result as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from emomtl.data.protocols import Split
+from emomtl.errors import ConfigError
+from emomtl.models import build_model
+from emomtl.models.tasks import TaskSpec, task_loss
+from emomtl.training.augment import augment_batch, check_augment
+from emomtl.training.batches import (InputSpec, Standardizer, batches, epoch_order, input_specs, make_batch,
+                                     make_targets)
+from emomtl.training.checkpoint import (load_checkpoint, recipe_fingerprint, restore_rng_state, rng_state,
+                                        save_checkpoint, seed_everything)
+from emomtl.training.evaluate import (combined_score, flatten_scores, predict_outputs, prediction_table,
+                                      score_tasks, task_losses)
+from emomtl.training.logs import RunLogger
+from emomtl.training.optim import build_optimizer, build_scheduler
+from emomtl.training.prepare import PreparedCorpus
+from emomtl.weighting import create as create_weighting
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SplitJob:
+    """Everything one training run needs; ``out_dir`` receives its logs, checkpoints and predictions."""
+
+    recipe: dict[str, Any]
+    tasks: list[TaskSpec]
+    prepared: PreparedCorpus
+    split: Split
+    weighting: dict[str, Any]
+    seed: int
+    out_dir: Path
+    label: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def model_input_shapes(prepared: PreparedCorpus, specs: dict[str, InputSpec], standardizer: Standardizer) -> dict[str, tuple[int, ...]]:
+    """Per-sample shapes of the model inputs after cropping (from one evaluation batch of one row)."""
+    batch = make_batch(prepared.inputs, np.array([0]), specs, standardizer, train=False)
+    return {name: tuple(tensor.shape[1:]) for name, tensor in batch.items()}
+
+
+class SplitTrainer:
+    """Owns the model, optimiser, scheduler and weighting of one run; see :func:`train_split`."""
+
+    def __init__(self, job: SplitJob, fabric: Any = None) -> None:
+        self.job, self.fabric = job, fabric
+        recipe = job.recipe
+        self.train_cfg = recipe["train"]
+        check_augment(self.train_cfg.get("augment") or {})
+        self.rank = fabric.global_rank if fabric else 0
+        self.world_size = fabric.world_size if fabric else 1
+        seed_everything(job.seed)
+        self.specs = input_specs(recipe)
+        self.targets = {t.name: t.encode(job.prepared.table) for t in job.tasks}
+        self.standardizer = Standardizer.fit(job.prepared.inputs, job.split.train, self.specs,
+                                             job.prepared.table["speaker"].to_numpy())
+        self.input_shapes = model_input_shapes(job.prepared, self.specs, self.standardizer)
+        self.model = build_model(recipe["model"], job.tasks, self.input_shapes)
+        name = job.weighting.get("name", "static")
+        params = {k: v for k, v in job.weighting.items() if k != "name"}
+        self.strategy = create_weighting(name, [t.name for t in job.tasks], **params)
+        if self.world_size > 1 and not getattr(self.strategy, "ddp_safe", False):
+            raise ConfigError(f"weighting.name: {name!r} is not safe under data-parallel training; use one strategy that is (emomtl weighting list)")
+        self.optimizer = build_optimizer(list(self.model.parameters()) + list(self.strategy.parameters()), recipe["optim"])
+        self.scheduler = build_scheduler(self.optimizer, recipe["scheduler"], self.train_cfg["epochs"])
+        self.raw_model = self.model
+        if fabric:
+            self.model, self.optimizer = fabric.setup(self.model, self.optimizer)
+        self.fingerprint = recipe_fingerprint(recipe)
+        self.epoch = 0
+        self.step = 0
+        self.best: dict[str, Any] = {"value": -math.inf, "epoch": -1}
+        self.history: list[dict[str, Any]] = []
+        self.last_weights: dict[str, float] = {t.name: 1.0 for t in job.tasks}
+
+    # ------------------------------------------------------------ checkpoints
+    @property
+    def last_path(self) -> Path:
+        return self.job.out_dir / "checkpoint_last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.job.out_dir / "checkpoint_best.pt"
+
+    def inference_state(self) -> dict[str, Any]:
+        """What a :class:`~emomtl.inference.Recognizer` needs to rebuild and run the model."""
+        return {
+            "fingerprint": self.fingerprint,
+            "recipe": self.job.recipe,
+            "tasks": [t.to_dict() for t in self.job.tasks],
+            "input_shapes": self.input_shapes,
+            "standardizer": self.standardizer.state_dict(),
+            "model": self.raw_model.state_dict(),
+        }
+
+    def save(self, best: bool) -> None:
+        if self.rank != 0:
+            return
+        state = self.inference_state() | {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "weighting": self.strategy.state_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "best": self.best,
+            "history": self.history,
+            "last_weights": self.last_weights,
+            "rng": rng_state(),
+        }
+        save_checkpoint(self.last_path, state)
+        if best:
+            save_checkpoint(self.best_path, self.inference_state() | {"epoch": self.epoch - 1, "best": self.best})
+
+    def restore(self) -> bool:
+        if not self.last_path.exists():
+            return False
+        state = load_checkpoint(self.last_path, self.fingerprint)
+        self.raw_model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler and state["scheduler"]:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.strategy.load_state_dict(state["weighting"])
+        self.epoch, self.step, self.best = state["epoch"], state["step"], state["best"]
+        self.history, self.last_weights = state["history"], state["last_weights"]
+        restore_rng_state(state["rng"])
+        log.info("resumed %s at epoch %d", self.job.out_dir, self.epoch)
+        return True
+
+    # ------------------------------------------------------------- training
+    def _backward(self, loss: torch.Tensor) -> None:
+        if self.fabric:
+            self.fabric.backward(loss)
+        else:
+            loss.backward()
+
+    def train_epoch(self, logger: RunLogger) -> dict[str, float]:
+        model, cfg = self.model, self.train_cfg
+        model.train()
+        epoch_info = self.raw_model.on_epoch_start(self.epoch, cfg["epochs"], torch.Generator().manual_seed(self.job.seed * 1000 + self.epoch))
+        rng = np.random.default_rng([self.job.seed, self.epoch, 1])
+        order = epoch_order(self.job.split.train, self.job.seed, self.epoch, self.rank, self.world_size)
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        shared = self.raw_model.shared_parameters() if self.strategy.needs_shared_parameters else None
+        for rows in batches(order, cfg["batch_size"], drop_last=len(order) > cfg["batch_size"]):
+            batch = augment_batch(make_batch(self.job.prepared.inputs, rows, self.specs, self.standardizer, True, rng),
+                                  cfg.get("augment") or {}, rng)
+            targets = make_targets(self.targets, rows)
+            outputs = model(batch)
+            losses = {}
+            for task in self.job.tasks:
+                loss = task_loss(task, outputs[task.name], targets[task.name])
+                if loss is not None:
+                    losses[task.name] = loss
+            if not losses:
+                continue
+            self.optimizer.zero_grad(set_to_none=True)
+            out = self.strategy(losses, shared_parameters=shared)
+            self._backward(out.loss)
+            if out.shared_gradients is not None:
+                for parameter, gradient in zip(shared, out.shared_gradients):
+                    parameter.grad = gradient.detach().clone() if gradient is not None else None
+            if cfg.get("grad_clip"):
+                torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg["grad_clip"])
+            self.optimizer.step()
+            self.strategy.after_step() if hasattr(self.strategy, "after_step") else None
+            self.last_weights = {k: float(v) for k, v in out.weights.items()}
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+                counts[name] = counts.get(name, 0) + 1
+            sums["loss"] = sums.get("loss", 0.0) + float(out.loss.detach())
+            counts["loss"] = counts.get("loss", 0) + 1
+            self.step += 1
+            if self.step % max(1, cfg.get("log_every", 10)) == 0:
+                logger.step({"step": self.step, "epoch": self.epoch, "loss": float(out.loss.detach()),
+                             **{f"{k}.loss": float(v.detach()) for k, v in losses.items()},
+                             **{f"weight.{k}": v for k, v in self.last_weights.items()},
+                             **{f"extra.{k}": v for k, v in out.extras.items()}})
+        means = {k: sums[k] / counts[k] for k in sums}
+        self.strategy.end_epoch({k: v for k, v in means.items() if k != "loss"})
+        return means | {f"info.{k}": v for k, v in epoch_info.items() if isinstance(v, (int, float))}
+
+    def evaluate(self, rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, dict[str, float]]]:
+        tasks = self.job.tasks
+        outputs = predict_outputs(self.raw_model, self.job.prepared.inputs, rows, self.specs, self.standardizer, tasks,
+                                  batch_size=self.train_cfg.get("eval_batch_size") or 64)
+        targets = {name: values[rows] for name, values in self.targets.items()}
+        return outputs, task_losses(tasks, outputs, targets), score_tasks(tasks, outputs, targets)
+
+    def select_value(self, row: dict[str, Any]) -> float:
+        metric = self.train_cfg["select_metric"]
+        if metric not in row:
+            raise ConfigError(f"train.select_metric: {metric!r} is not computed; available: {sorted(k for k in row if k.startswith('val.'))}")
+        value = float(row[metric])
+        return -value if metric.endswith(("loss", ".mae", ".rmse", ".nll")) else value
+
+    def fit(self, logger: RunLogger) -> None:
+        cfg = self.train_cfg
+        val_rows = self.job.split.validation
+        patience = cfg.get("early_stopping")
+        while self.epoch < cfg["epochs"]:
+            start = time.perf_counter()
+            train_means = self.train_epoch(logger)
+            row: dict[str, Any] = {"epoch": self.epoch, "lr": self.optimizer.param_groups[0]["lr"]}
+            row.update({f"train.{k}" if k == "loss" or k.startswith("info.") else f"train.{k}.loss": v
+                        for k, v in train_means.items()})
+            row.update({f"weight.{k}": v for k, v in self.last_weights.items()})
+            if len(val_rows):
+                _, val_losses, val_scores = self.evaluate(val_rows)
+                row["val.loss"] = sum(self.last_weights.get(k, 1.0) * v for k, v in val_losses.items())
+                row.update({f"val.{k}.loss": v for k, v in val_losses.items()})
+                row.update(flatten_scores(val_scores, "val."))
+                row["val.score"] = combined_score(self.job.tasks, val_scores, cfg.get("score", "mean"))
+            row["time_s"] = time.perf_counter() - start
+            self.history.append(row)
+            logger.epoch(row)
+            value = self.select_value(row) if len(val_rows) else float(self.epoch)
+            improved = value > self.best["value"] or (not math.isfinite(self.best["value"]) and math.isfinite(value))
+            if improved:
+                self.best = {"value": value, "epoch": self.epoch}
+            if self.scheduler is not None:
+                if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    self.scheduler.step(value)
+                else:
+                    self.scheduler.step()
+            self.epoch += 1
+            self.save(best=improved)
+            if patience and self.epoch - 1 - self.best["epoch"] >= patience:
+                log.info("early stop at epoch %d (best %d)", self.epoch - 1, self.best["epoch"])
+                break
+        if not self.best_path.exists() and self.rank == 0:
+            self.save(best=True)
+
+    def test(self) -> dict[str, Any]:
+        """Score the test speakers with the best (validation-selected) weights."""
+        state = load_checkpoint(self.best_path, self.fingerprint)
+        self.raw_model.load_state_dict(state["model"])
+        rows = self.job.split.test
+        outputs, losses, scores = self.evaluate(rows)
+        targets = {name: values[rows] for name, values in self.targets.items()}
+        predictions = prediction_table(self.job.prepared.table, rows, self.job.tasks, outputs, targets)
+        predictions.to_csv(self.job.out_dir / "predictions.csv", index=False)
+        val_row = self.history[self.best["epoch"]] if 0 <= self.best["epoch"] < len(self.history) else {}
+        metrics = {
+            "test": scores,
+            "test_losses": losses,
+            "val": {k: v for k, v in val_row.items() if k.startswith("val.")},
+            "best_epoch": self.best["epoch"],
+            "epochs_run": len(self.history),
+            "score": combined_score(self.job.tasks, scores, self.train_cfg.get("score", "mean")),
+            "weights": self.last_weights,
+        }
+        (self.job.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+        return metrics
+
+
+def train_split(job: SplitJob, resume: bool = True, fabric: Any = None, progress: bool = False) -> dict[str, Any]:
+    """Train (or resume) one run, then score the test speakers with the best validation checkpoint."""
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    done = job.out_dir / "metrics.json"
+    if resume and done.exists():
+        return json.loads(done.read_text())
+    trainer = SplitTrainer(job, fabric)
+    if resume:
+        trainer.restore()
+    else:
+        for stale in (trainer.last_path, trainer.best_path):
+            stale.unlink(missing_ok=True)
+    start = time.perf_counter()
+    with RunLogger(job.out_dir, enabled=trainer.rank == 0, tensorboard=job.recipe["train"].get("tensorboard", False),
+                   progress=progress, total_epochs=job.recipe["train"]["epochs"], label=job.label,
+                   resumed_epochs=trainer.epoch, truncate=not resume, history=trainer.history) as logger:
+        trainer.fit(logger)
+    if trainer.rank != 0:
+        return {}
+    metrics = trainer.test()
+    metrics["wall_time_s"] = time.perf_counter() - start
+    done.write_text(json.dumps(metrics, indent=2, default=float))
+    return metrics

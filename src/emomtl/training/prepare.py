@@ -1,0 +1,124 @@
+"""From a recipe to in-memory inputs: corpus table, extracted (cached) features and task targets.
+
+Every file that cannot be read or whose features cannot be computed is reported with its reason
+and dropped; the run goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emomtl.data.corpora import SkippedFile, load_corpus
+from emomtl.data.label_maps import apply_label_map, load_label_map, pool_corpora
+from emomtl.errors import ConfigError
+from emomtl.features import FeatureCache, create_extractor, extract_features
+from emomtl.models.tasks import TaskSpec, parse_tasks
+
+log = logging.getLogger(__name__)
+
+#: Feature kinds whose source is a table column other than ``path``.
+SOURCE_COLUMN = {"text_encoder": "text", "video": "video"}
+
+
+@dataclass
+class PreparedCorpus:
+    """The usable rows of a corpus with their features, aligned by position."""
+
+    table: pd.DataFrame
+    inputs: dict[str, list[np.ndarray]]
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+    @property
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Per-sample shape of each input (from the first row; the time axis varies)."""
+        return {name: tuple(values[0].shape) for name, values in self.inputs.items()}
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "emomtl" / "features"
+
+
+def load_table(data: dict[str, Any]) -> tuple[pd.DataFrame, list[SkippedFile]]:
+    """Load one corpus or pool several (``data.corpora``), then apply the label map."""
+    entries = data.get("corpora") or [
+        {"corpus": data["corpus"], "root": data.get("root"), "options": data.get("options") or {}}
+    ]
+    tables, skipped = [], []
+    for i, entry in enumerate(entries):
+        if "corpus" not in entry:
+            raise ConfigError(f"data.corpora[{i}].corpus: each pooled corpus needs a name")
+        root = entry.get("root")
+        if root is not None and not Path(root).expanduser().exists():
+            raise ConfigError(f"data.corpora[{i}].root: corpus folder {root} does not exist")
+        loaded = load_corpus(entry["corpus"], Path(root).expanduser() if root else None,
+                             check_audio=data.get("check_audio", True), **(entry.get("options") or {}))
+        tables.append(loaded.table)
+        skipped.extend(loaded.skipped)
+    table = pool_corpora(tables) if len(tables) > 1 else tables[0]
+    if data.get("label_map"):
+        table, dropped = apply_label_map(table, load_label_map(data["label_map"]))
+        if dropped:
+            log.info("label map %s dropped %d row(s) whose labels do not map", data["label_map"], dropped)
+    if data.get("max_files"):
+        table = table.sample(n=min(len(table), data["max_files"]), random_state=0).sort_index()
+    return table.reset_index(drop=True), skipped
+
+
+def extract_inputs(
+    table: pd.DataFrame, features: dict[str, dict[str, Any]], sample_rate: int, cache_dir: Path | None,
+    num_workers: int = 2, progress: bool = True,
+) -> tuple[pd.DataFrame, dict[str, list[np.ndarray]], list[SkippedFile]]:
+    """Compute (or read from the cache) every feature; drop rows any feature failed on."""
+    cache = FeatureCache(cache_dir or default_cache_dir())
+    per_feature: dict[str, list[np.ndarray | None]] = {}
+    skipped: list[SkippedFile] = []
+    keep = np.ones(len(table), dtype=bool)
+    for name, config in features.items():
+        extractor = create_extractor(config, sample_rate=sample_rate)
+        column = SOURCE_COLUMN.get(config["kind"], "path")
+        if column not in table or table[column].isna().all():
+            raise ConfigError(f"features.{name}: the corpus has no {column!r} column for a {config['kind']} feature")
+        sources = table[column].tolist()
+        valid = [s for s in sources if isinstance(s, str) and s]
+        result = extract_features(sorted(set(valid)), extractor, cache=cache, num_workers=num_workers, progress=progress)
+        values: list[np.ndarray | None] = []
+        for i, source in enumerate(sources):
+            value = result.features.get(source) if isinstance(source, str) else None
+            if value is None:
+                reason = result.failed.get(source, f"no {column} for this row")
+                skipped.append(SkippedFile(str(table.loc[i, "path"]), f"{name}: {reason}"))
+                keep[i] = False
+            values.append(value)
+        per_feature[name] = values
+    rows = np.flatnonzero(keep)
+    inputs = {name: [values[i] for i in rows] for name, values in per_feature.items()}
+    return table.iloc[rows].reset_index(drop=True), inputs, skipped
+
+
+def prepare_corpus(recipe: dict[str, Any], progress: bool = True) -> PreparedCorpus:
+    """Load the recipe's corpus and extract its features."""
+    data = recipe["data"]
+    table, skipped = load_table(data)
+    if len(table) == 0:
+        raise ConfigError(f"data: corpus {data.get('corpus')!r} yielded no usable files")
+    if not recipe["features"]:
+        raise ConfigError("features: a recipe needs at least one feature")
+    cache_dir = Path(data["cache_dir"]).expanduser() if data.get("cache_dir") else None
+    table, inputs, failed = extract_inputs(
+        table, recipe["features"], data["sample_rate"], cache_dir,
+        num_workers=max(1, recipe["train"].get("num_workers") or 2), progress=progress,
+    )
+    for item in skipped + failed:
+        log.warning("skipped %s: %s", item.path, item.reason)
+    return PreparedCorpus(table, inputs, skipped + failed)
+
+
+def fit_tasks(recipe: dict[str, Any], table: pd.DataFrame) -> list[TaskSpec]:
+    """Parse the recipe's tasks and fix their class lists on the whole table (so every fold agrees)."""
+    return [task.fit(table) for task in parse_tasks(recipe["tasks"])]
