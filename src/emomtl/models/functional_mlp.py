@@ -1,0 +1,61 @@
+"""``functional_mlp``: an MLP on openSMILE functionals (eGeMAPS 88 / ComParE 6373 dims).
+
+The family of the official ExVo MultiTask baseline and the fast CPU reference: batch-normalised input, hidden
+layers of ReLU units with dropout, a head per task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from emomtl.models.base import MultiTaskModel
+from emomtl.models.heads import TaskHeads
+from emomtl.models.registry import register_model
+from emomtl.models.settings import require_positive, require_probability
+from emomtl.models.tasks import TaskSpec
+
+
+@dataclass
+class FunctionalMLPSettings:
+    """Baseline sizes."""
+
+    hidden: list[int] = field(default_factory=lambda: [256, 128])
+    dropout: float = 0.3
+    input_batchnorm: bool = True
+    head_hidden: int | None = None
+
+    def check(self, where: str) -> None:
+        if self.hidden:
+            require_positive(where, hidden=self.hidden)
+        require_probability(where, dropout=self.dropout)
+
+
+@register_model
+class FunctionalMLP(MultiTaskModel):
+    """Shared MLP trunk on an utterance-level feature vector."""
+
+    name = "functional_mlp"
+    summary = "MLP on openSMILE functionals (eGeMAPS / ComParE); ExVo baseline family, fast CPU reference"
+    Settings = FunctionalMLPSettings
+
+    def __init__(
+        self, settings: FunctionalMLPSettings, tasks: Sequence[TaskSpec], input_shapes: Mapping[str, tuple[int, ...]]
+    ) -> None:
+        super().__init__(tasks)
+        self.settings = settings
+        self.require_inputs(input_shapes, ["functionals"], "model.name", "functional_mlp (openSMILE functionals)")
+        self.input_keys = ("functionals",)
+        (width,) = self.input_shape(input_shapes, "functionals", 1, "model.name", "(dim,)")
+        layers: list[nn.Module] = [nn.BatchNorm1d(width)] if settings.input_batchnorm else []
+        for hidden in settings.hidden:
+            layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(settings.dropout)]
+            width = hidden
+        self.trunk = nn.Sequential(*layers)
+        self.heads = TaskHeads(list(self.tasks.values()), width, settings.head_hidden, 0.0)
+
+    def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return self.heads(self._remember_shared(self.trunk(inputs["functionals"])))

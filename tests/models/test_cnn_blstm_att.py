@@ -1,0 +1,69 @@
+"""cnn_blstm_att and functional_mlp: paper layout, attention pooling, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from emomtl.errors import ConfigError
+from emomtl.models import build_model
+from emomtl.models.layers import LocalAttentionPooling
+from model_cases import SMALL, make_tasks
+
+CONFIG, SHAPES = SMALL["cnn_blstm_att"]
+
+
+def test_paper_layout_on_128_mels_of_256_frames():
+    model = build_model({"name": "cnn_blstm_att"}, make_tasks(), {"logmel": (128, 256)})
+    convs = [m for m in model.convs if isinstance(m, torch.nn.Conv1d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size[0]) for c in convs] == [
+        (128, 512, 3), (512, 1024, 1), (1024, 2048, 3)]
+    assert model.bottleneck[0].out_features == 512
+    assert model.blstm.hidden_size == 128 and model.blstm.num_layers == 2 and model.blstm.bidirectional
+    assert model.attention.num_heads == 16 and model.attention.embed_dim == 256
+    assert model.settings.dropout == 0.35
+
+
+def test_local_attention_pooling_is_a_softmax_weighted_mean_that_skips_padding():
+    pooling = LocalAttentionPooling(3)
+    sequence = torch.randn(2, 5, 3)
+    weights = torch.softmax(pooling.score(sequence).squeeze(-1), dim=1)
+    torch.testing.assert_close(pooling(sequence), (weights.unsqueeze(-1) * sequence).sum(1))
+    valid = torch.tensor([[True] * 5, [True, True, False, False, False]])
+    pooled = pooling(sequence, valid)
+    changed = sequence.clone()
+    changed[1, 2:] = 50.0
+    torch.testing.assert_close(pooling(changed, valid), pooled)
+
+
+def test_frames_interact_through_self_attention():
+    model = build_model(CONFIG, make_tasks(), SHAPES).eval()
+    x = torch.randn(1, 32, 20)
+    changed = x.clone()
+    changed[..., -1] += 1.0
+    assert not torch.allclose(model({"logmel": x})["emotion"], model({"logmel": changed})["emotion"])
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ({"attention_heads": 5}, r"model\.attention_heads: 5 heads do not divide the BLSTM output width 16"),
+    ({"conv_kernels": [3, 1]}, r"model\.conv_kernels: 2 kernels for 3 conv_channels"),
+    ({"dropout": -0.1}, r"model\.dropout"),
+])
+def test_bad_settings_are_refused(change, match):
+    with pytest.raises(ConfigError, match=match):
+        build_model({**CONFIG, **change}, make_tasks(), SHAPES)
+
+
+def test_log_mel_input_is_required():
+    with pytest.raises(ConfigError, match=r"provides no 'logmel' input"):
+        build_model(CONFIG, make_tasks(), {"functionals": (88,)})
+
+
+def test_functional_mlp_layers_follow_the_hidden_sizes():
+    model = build_model({"name": "functional_mlp", "hidden": [32, 8], "input_batchnorm": False}, make_tasks(),
+                        {"functionals": (88,)})
+    linears = [m for m in model.trunk if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(88, 32), (32, 8)]
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.trunk)
+    with pytest.raises(ConfigError, match=r"model\.name: functional_mlp \(openSMILE functionals\) requested"):
+        build_model({"name": "functional_mlp"}, make_tasks(), {"logmel": (64, 10)})
