@@ -1,0 +1,94 @@
+"""Strategy names -> classes: ``create`` builds one by name, ``available`` and ``describe`` list them."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Sequence
+
+from emomtl.errors import ConfigError
+from emomtl.weighting.base import WeightingStrategy
+from emomtl.weighting.druw import DynamicRestrainedUncertaintyWeighting
+from emomtl.weighting.dwa import DynamicWeightAverage
+from emomtl.weighting.famo import FAMO
+from emomtl.weighting.gradnorm import GradNorm
+from emomtl.weighting.mgda import MGDA
+from emomtl.weighting.pcgrad import PCGrad
+from emomtl.weighting.softmax import SoftmaxWeighting
+from emomtl.weighting.static import EqualWeighting, StaticWeighting
+from emomtl.weighting.uncertainty import (
+    RegularizedUncertaintyWeighting,
+    RestrainedUncertaintyWeighting,
+    UncertaintyWeighting,
+)
+
+STRATEGIES: dict[str, type[WeightingStrategy]] = {
+    cls.name: cls
+    for cls in (
+        StaticWeighting,
+        EqualWeighting,
+        SoftmaxWeighting,
+        UncertaintyWeighting,
+        RegularizedUncertaintyWeighting,
+        RestrainedUncertaintyWeighting,
+        DynamicWeightAverage,
+        DynamicRestrainedUncertaintyWeighting,
+        GradNorm,
+        PCGrad,
+        MGDA,
+        FAMO,
+    )
+}
+
+
+def available() -> list[str]:
+    """Registered strategy names, in registration order (loss-based first)."""
+    return list(STRATEGIES)
+
+
+def create(name: str, task_names: Sequence[str], **params: Any) -> WeightingStrategy:
+    """Build strategy ``name`` for ``task_names``; unknown names or parameters raise :class:`ConfigError`."""
+    if name not in STRATEGIES:
+        raise ConfigError(f"weighting.name: unknown strategy {name!r}; valid: {available()}")
+    cls = STRATEGIES[name]
+    valid = parameters(cls)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ConfigError(f"weighting: unknown parameter(s) {unknown} for {name!r}; valid: {sorted(valid)}")
+    try:
+        return cls(task_names, **params)
+    except (TypeError, ValueError) as error:
+        if isinstance(error, ConfigError):
+            raise
+        raise ConfigError(f"weighting: bad parameters {params} for {name!r}: {error}") from error
+
+
+def parameters(cls: type[WeightingStrategy]) -> dict[str, Any]:
+    """Constructor parameters of a strategy (besides ``task_names``) with their defaults."""
+    signature = inspect.signature(cls.__init__)
+    return {
+        p.name: p.default
+        for p in list(signature.parameters.values())[2:]
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+
+
+def describe() -> list[dict[str, Any]]:
+    """One record per strategy: name, kind, ddp_safe, needs_shared_parameters, description, formula, parameters."""
+    return [
+        {
+            "name": name,
+            "kind": cls.kind,
+            "ddp_safe": cls.ddp_safe,
+            "needs_shared_parameters": cls.needs_shared_parameters,
+            "description": cls.summary,
+            "formula": (cls.__doc__ or "").strip().splitlines()[0],
+            "parameters": {k: _jsonable(v) for k, v in parameters(cls).items()},
+        }
+        for name, cls in STRATEGIES.items()
+    ]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value
