@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +67,8 @@ def _finish(args: argparse.Namespace, results: pd.DataFrame, out: Path) -> int:
 
 
 def print_summary(results: pd.DataFrame) -> None:
-    """Mean ± std over folds and seeds of every metric column, one row per strategy."""
-    metric_columns = [c for c in results.columns if "." in c and not c.startswith("weight.")] + ["score"]
+    """Mean ± std over folds and seeds of the headline metrics (UA, WA, CCC, MAE, score), one row per strategy."""
+    metric_columns = [c for c in results.columns if re.fullmatch(r"[^.]+\.(ua|wa|ccc|mae)", c)] + ["score"]
     weight_columns = [c for c in results.columns if c.startswith("weight.")]
     table = Table(title=f"{results['fold'].nunique()} fold(s) x {results['seed'].nunique()} seed(s)")
     table.add_column("strategy")
@@ -80,7 +81,10 @@ def print_summary(results: pd.DataFrame) -> None:
             cells.append(f"{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0:.3f}" if len(values) else "-")
         cells += [f"{pd.to_numeric(group[c], errors='coerce').mean():.2f}" for c in weight_columns]
         table.add_row(str(strategy), *cells)
-    Console().print(table)
+    output = Console()
+    if not output.is_terminal:
+        output = Console(width=240)  # files and CI logs: never squeeze the columns
+    output.print(table)
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -13,12 +13,9 @@ import numpy as np
 import torch
 
 from emomtl.errors import ConfigError
+from emomtl.features import create_extractor
 from emomtl.features.cropping import fit_length
 
-#: Time axis of each known input (None: fixed-size vector).
-TIME_AXIS: dict[str, int | None] = {
-    "waveform": -1, "logmel": -1, "lld": 0, "speech_states": 0, "text_states": 0, "video": 0, "functionals": None,
-}
 
 
 @dataclass
@@ -32,6 +29,7 @@ class InputSpec:
     pad_value: float = 0.0
     standardize: bool | str = False
     window_hop: int | None = None
+    time_axis: int | None = 0
 
     def __post_init__(self) -> None:
         if self.train_crop not in ("random", "center", "start"):
@@ -41,17 +39,17 @@ class InputSpec:
         if self.eval_crop not in ("center", "start", "windows"):
             raise ConfigError(f"inputs.{self.name}.eval_crop: {self.eval_crop!r} is not center, start or windows")
 
-    @property
-    def time_axis(self) -> int | None:
-        return TIME_AXIS.get(self.name, 0)
-
 
 def input_specs(recipe: dict[str, Any]) -> dict[str, InputSpec]:
-    """One spec per feature; features without an ``inputs`` entry are used whole."""
+    """One spec per feature (time axis from its extractor); features without an ``inputs`` entry are used whole."""
     unknown = set(recipe["inputs"]) - set(recipe["features"])
     if unknown:
         raise ConfigError(f"inputs.{sorted(unknown)[0]}: no feature of that name in features")
-    return {name: InputSpec(name, **recipe["inputs"].get(name, {})) for name in recipe["features"]}
+    specs = {}
+    for name, config in recipe["features"].items():
+        extractor = create_extractor(config, sample_rate=recipe["data"]["sample_rate"], setting=f"features.{name}")
+        specs[name] = InputSpec(name, **recipe["inputs"].get(name, {}), time_axis=extractor.time_axis)
+    return specs
 
 
 @dataclass

@@ -23,9 +23,20 @@ def train_split_distributed(job: SplitJob, devices: int, resume: bool = True, pr
     """Train one split on ``devices`` processes (GPUs when available, else CPU processes)."""
     from lightning_fabric import Fabric
 
+    from emomtl.errors import ConfigError
+    from emomtl.weighting.registry import STRATEGIES
+
+    name = job.weighting.get("name", "static")
+    if devices > 1 and name in STRATEGIES and not STRATEGIES[name].ddp_safe:
+        raise ConfigError(f"weighting.name: {name!r} is not safe under data-parallel training; use one strategy that is (emomtl weighting list)")
     accelerator = "cuda" if torch.cuda.is_available() else "cpu"
     if accelerator == "cpu":
         precision = "32-true"  # mixed precision is a GPU feature here
-    fabric = Fabric(accelerator=accelerator, devices=devices, strategy="ddp_spawn" if devices > 1 else "auto",
-                    precision=precision)
+    strategy: Any = "auto"
+    if devices > 1:
+        from lightning_fabric.strategies import DDPStrategy
+
+        # unused parameters are normal here: a batch without labels for a task, exits past a task, masked branches
+        strategy = DDPStrategy(start_method="spawn", find_unused_parameters=True)
+    fabric = Fabric(accelerator=accelerator, devices=devices, strategy=strategy, precision=precision)
     return fabric.launch(_worker, job, resume)

@@ -33,7 +33,7 @@ from emomtl.training.evaluate import (combined_score, flatten_scores, predict_ou
 from emomtl.training.logs import RunLogger
 from emomtl.training.optim import build_optimizer, build_scheduler
 from emomtl.training.prepare import PreparedCorpus
-from emomtl.weighting import create as create_weighting
+from emomtl.weighting import WeightingStrategy, create as create_weighting
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,8 @@ class SplitTrainer:
         self.model = build_model(recipe["model"], job.tasks, self.input_shapes)
         name = job.weighting.get("name", "static")
         params = {k: v for k, v in job.weighting.items() if k != "name"}
+        if name == "uw" and "task_kinds" not in params:  # Kendall et al.: factor 1 for classification, 1/2 for regression
+            params["task_kinds"] = {t.name: t.kind for t in job.tasks}
         self.strategy = create_weighting(name, [t.name for t in job.tasks], **params)
         if self.world_size > 1 and not getattr(self.strategy, "ddp_safe", False):
             raise ConfigError(f"weighting.name: {name!r} is not safe under data-parallel training; use one strategy that is (emomtl weighting list)")
@@ -153,6 +155,17 @@ class SplitTrainer:
         else:
             loss.backward()
 
+    @property
+    def wants_losses_after(self) -> bool:
+        """Strategies such as FAMO update from the same batch's losses after the optimiser step."""
+        return type(self.strategy).after_step is not WeightingStrategy.after_step
+
+    @torch.no_grad()
+    def _losses_after(self, batch: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        outputs = self.model(batch)
+        losses = {task.name: task_loss(task, outputs[task.name], targets[task.name]) for task in self.job.tasks}
+        return {name: loss for name, loss in losses.items() if loss is not None}
+
     def train_epoch(self, logger: RunLogger) -> dict[str, float]:
         model, cfg = self.model, self.train_cfg
         model.train()
@@ -180,10 +193,13 @@ class SplitTrainer:
             if out.shared_gradients is not None:
                 for parameter, gradient in zip(shared, out.shared_gradients):
                     parameter.grad = gradient.detach().clone() if gradient is not None else None
+            if self.world_size > 1:
+                self.strategy.all_reduce_grads()  # the strategy is not inside the DDP wrapper
             if cfg.get("grad_clip"):
                 torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg["grad_clip"])
             self.optimizer.step()
-            self.strategy.after_step() if hasattr(self.strategy, "after_step") else None
+            if self.wants_losses_after:
+                self.strategy.after_step(self._losses_after(batch, targets))
             self.last_weights = {k: float(v) for k, v in out.weights.items()}
             for name, value in losses.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())

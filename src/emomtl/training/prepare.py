@@ -22,8 +22,11 @@ from emomtl.models.tasks import TaskSpec, parse_tasks
 
 log = logging.getLogger(__name__)
 
-#: Feature kinds whose source is a table column other than ``path``.
-SOURCE_COLUMN = {"text_encoder": "text", "video": "video"}
+#: Corpora generated on the fly into their root (which may not exist yet).
+GENERATED_CORPORA = ("demo",)
+
+#: The table column that feeds each extractor source.
+SOURCE_COLUMN = {"audio": "path", "text": "text", "video": "video"}
 
 
 @dataclass
@@ -51,11 +54,15 @@ def load_table(data: dict[str, Any]) -> tuple[pd.DataFrame, list[SkippedFile]]:
     ]
     tables, skipped = [], []
     for i, entry in enumerate(entries):
+        where = f"data.corpora[{i}]" if data.get("corpora") else "data"
         if "corpus" not in entry:
-            raise ConfigError(f"data.corpora[{i}].corpus: each pooled corpus needs a name")
+            raise ConfigError(f"{where}.corpus: each pooled corpus needs a name")
         root = entry.get("root")
-        if root is not None and not Path(root).expanduser().exists():
-            raise ConfigError(f"data.corpora[{i}].root: corpus folder {root} does not exist")
+        generated = entry["corpus"] in GENERATED_CORPORA
+        if not generated and root is None:
+            raise ConfigError(f"{where}.root: corpus {entry['corpus']!r} needs the folder it lives in")
+        if not generated and not Path(root).expanduser().exists():
+            raise ConfigError(f"{where}.root: corpus folder {root} does not exist")
         loaded = load_corpus(entry["corpus"], Path(root).expanduser() if root else None,
                              check_audio=data.get("check_audio", True), **(entry.get("options") or {}))
         tables.append(loaded.table)
@@ -80,8 +87,8 @@ def extract_inputs(
     skipped: list[SkippedFile] = []
     keep = np.ones(len(table), dtype=bool)
     for name, config in features.items():
-        extractor = create_extractor(config, sample_rate=sample_rate)
-        column = SOURCE_COLUMN.get(config["kind"], "path")
+        extractor = create_extractor(config, sample_rate=sample_rate, setting=f"features.{name}")
+        column = SOURCE_COLUMN[extractor.source]
         if column not in table or table[column].isna().all():
             raise ConfigError(f"features.{name}: the corpus has no {column!r} column for a {config['kind']} feature")
         sources = table[column].tolist()

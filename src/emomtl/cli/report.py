@@ -1,0 +1,27 @@
+"""``emomtl report RUN_DIR``: write a run's Markdown and HTML report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from emomtl.reports import build_report
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write report.md and a self-contained report.html for a run directory",
+        description=__doc__,
+    )
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="directory with results.csv and runs/")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="write the report here (default: RUN_DIR)")
+    parser.add_argument("--title", default=None, help="page title (default: 'emomtl report: <recipe name>')")
+    parser.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    paths = build_report(args.run_dir, args.out, title=args.title)
+    print(f"markdown: {paths.markdown}")
+    print(f"html:     {paths.html}")
+    return 0

@@ -1,0 +1,131 @@
+"""The experiment engine: resume, determinism, identical folds across strategies, logs, checkpoints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emomtl.errors import CheckpointError, ConfigError
+from emomtl.training.checkpoint import load_checkpoint
+from emomtl.training.experiment import build_splits, plan_arms, run_experiment, scored_tasks
+from emomtl.training.loop import SplitJob, SplitTrainer, train_split
+from emomtl.training.prepare import fit_tasks, prepare_corpus
+
+from engine_fixtures import tiny_recipe
+
+
+def _job(recipe, out_dir: Path, seed: int = 0) -> SplitJob:
+    prepared = prepare_corpus(recipe, progress=False)
+    tasks = fit_tasks(recipe, prepared.table)
+    split = build_splits(recipe, prepared.table)[0]
+    return SplitJob(recipe, tasks, prepared, split, recipe["weighting"], seed, out_dir)
+
+
+def _test_numbers(metrics: dict) -> dict[str, float]:
+    return {f"{t}.{m}": v for t, values in metrics["test"].items() for m, v in values.items()}
+
+
+def test_same_seed_gives_identical_metrics_and_weights(recipe, tmp_path):
+    first = train_split(_job(recipe, tmp_path / "a"), resume=False)
+    second = train_split(_job(recipe, tmp_path / "b"), resume=False)
+    assert _test_numbers(first) == _test_numbers(second)
+    assert first["weights"] == second["weights"]
+    histories = [pd.read_csv(tmp_path / run / "history.csv").drop(columns="time_s") for run in "ab"]
+    assert histories[0].equals(histories[1])
+
+
+def test_other_seed_changes_the_run(recipe, tmp_path):
+    first = train_split(_job(recipe, tmp_path / "a", seed=0), resume=False)
+    other = train_split(_job(recipe, tmp_path / "b", seed=1), resume=False)
+    assert first["weights"] != other["weights"]
+
+
+def test_resume_after_interruption_ends_like_an_uninterrupted_run(recipe, tmp_path, monkeypatch):
+    reference = train_split(_job(recipe, tmp_path / "full"), resume=False)
+
+    original_save = SplitTrainer.save
+
+    def save_then_die(self, best):
+        original_save(self, best)
+        if self.epoch == 2:
+            raise KeyboardInterrupt("simulated kill after epoch 2")
+
+    monkeypatch.setattr(SplitTrainer, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train_split(_job(recipe, tmp_path / "cut"), resume=True)
+    monkeypatch.setattr(SplitTrainer, "save", original_save)
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint_last.pt")["epoch"] == 2
+    resumed = train_split(_job(recipe, tmp_path / "cut"), resume=True)
+    assert _test_numbers(resumed) == pytest.approx(_test_numbers(reference), abs=1e-6)
+    assert resumed["weights"] == pytest.approx(reference["weights"], abs=1e-6)
+    history = pd.read_csv(tmp_path / "cut" / "history.csv")
+    assert history["epoch"].tolist() == [0, 1, 2]
+
+
+def test_checkpoint_of_another_recipe_is_refused(recipe, tmp_path):
+    train_split(_job(recipe, tmp_path / "run"), resume=False)
+    changed = tiny_recipe(tmp_path, model={"name": "multi_exit_cnn", "channels": [4, 16]})
+    (tmp_path / "run" / "metrics.json").unlink()
+    with pytest.raises(CheckpointError, match="another recipe"):
+        train_split(_job(changed, tmp_path / "run"), resume=True)
+
+
+def test_best_checkpoint_is_chosen_on_validation_never_test(recipe, tmp_path):
+    metrics = train_split(_job(recipe, tmp_path / "run"), resume=False)
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert metrics["best_epoch"] == int(history["val.score"].idxmax())
+    assert not any(column.startswith("test") for column in history.columns)
+
+
+def test_logs_hold_losses_weights_and_predictions(recipe, tmp_path):
+    train_split(_job(recipe, tmp_path / "run"), resume=False)
+    steps = pd.read_csv(tmp_path / "run" / "steps.csv")
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    for column in ("weight.emotion", "weight.gender", "emotion.loss", "gender.loss"):
+        assert column in steps
+    for column in ("train.loss", "val.loss", "train.emotion.loss", "val.emotion.ua", "weight.gender", "val.score"):
+        assert column in history
+    predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    probabilities = predictions.filter(like="emotion.prob.")
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert set(predictions["emotion.pred"]) <= {c.split("emotion.prob.")[1] for c in probabilities.columns}
+
+
+def test_compare_runs_every_strategy_on_identical_folds(recipe, tmp_path):
+    recipe["train"]["epochs"] = 1
+    recipe["train"]["max_folds"] = 2
+    results = run_experiment(recipe, tmp_path / "cmp", weightings=["static", "dwa"], single_task=True)
+    assert set(results["strategy"]) == {"static", "dwa", "single:emotion", "single:gender"}
+    folds = results.groupby("strategy")[["fold", "test_speakers", "val_speakers"]].apply(
+        lambda g: tuple(map(tuple, g.sort_values("fold").to_numpy())))
+    assert folds.nunique() == 1
+    assert (tmp_path / "cmp" / "results.csv").exists() and (tmp_path / "cmp" / "config.yaml").exists()
+    single = results[results["strategy"] == "single:emotion"]
+    assert single.filter(like="gender.").isna().all().all()
+
+
+def test_speaker_task_is_auxiliary_under_loso(tmp_path):
+    recipe = tiny_recipe(tmp_path, tasks=[{"name": "emotion", "column": "emotion"},
+                                          {"name": "speaker", "column": "speaker"}])
+    prepared = prepare_corpus(recipe, progress=False)
+    tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe["protocol"])
+    assert [t.auxiliary for t in tasks] == [False, True]
+
+
+def test_unknown_select_metric_fails_with_the_setting(tmp_path):
+    recipe = tiny_recipe(tmp_path, train={"select_metric": "val.nothing", "epochs": 1})
+    with pytest.raises(ConfigError, match="train.select_metric"):
+        train_split(_job(recipe, tmp_path / "run"), resume=False)
+
+
+def test_plan_arms_merges_compare_params():
+    recipe = {"weighting": {"name": "dwa", "T": 10}, "compare": {"params": {"uw": {"init": 0.5}}},
+              "tasks": [{"name": "emotion"}, {"name": "speaker", "auxiliary": True}]}
+    arms = plan_arms(recipe, ["dwa", "uw"], single_task=True)
+    assert [a.label for a in arms] == ["dwa", "uw", "single:emotion"]
+    assert arms[0].weighting == {"name": "dwa", "T": 10}
+    assert arms[1].weighting == {"name": "uw", "init": 0.5}
