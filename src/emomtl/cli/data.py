@@ -82,7 +82,7 @@ def run_describe(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
         return 0
-    console = Console()
+    console = Console(soft_wrap=True)
     console.print(f"[bold]{summary['corpus']}[/bold]  {summary['root'] or ''}")
     console.print(f"files: {summary['files']}   speakers: {summary['speakers']}   "
                   f"duration: {_hours(summary['total_duration_s'])}")
@@ -133,7 +133,7 @@ def run_splits(args: argparse.Namespace) -> int:
         print(json.dumps({"corpus": loaded.name, "protocol": args.protocol, "seed": args.seed,
                           "splits": [s.summary() for s in splits]}, indent=2, ensure_ascii=False))
         return 0
-    console = Console()
+    console = Console(soft_wrap=True)
     view = Table(title=f"{loaded.name}: {args.protocol} (seed {args.seed}), {len(splits)} split(s)", title_justify="left")
     for heading in ("split", "train", "validation", "test", "test speakers", "validation speakers"):
         view.add_column(heading, justify="right" if heading in ("train", "validation", "test") else "left")
