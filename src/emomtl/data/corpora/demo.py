@@ -41,7 +41,7 @@ from emomtl.data.synthetic_voice import EMOTION_PROSODY, Speaker, Utterance, ran
 CORPUS = "demo"
 LANGUAGE = "xx"
 #: Bumped whenever the generated audio or video changes, so cached corpora of older versions are not reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 VIDEO_FPS = 5
 VIDEO_SIZE = 96
 #: Probability that a transcript contains one emotion-related word.
@@ -175,7 +175,7 @@ def load(
                 if need_audio or need_video:
                     utterance = _speak(voice, emotion, (seed, s, k), (low, high), sample_rate)
                     if need_audio:
-                        _write_atomic(wav, lambda f, u=utterance: sf.write(f, u.signal, u.sample_rate, "PCM_16", format="WAV"))
+                        _write_atomic(wav, lambda f, u=utterance: _write_wav(f, u))
                     if need_video:
                         frames = face_frames(utterance, emotion, look, _rng(seed, _STREAM_VIDEO, s, _code(emotion), k))
                         _write_atomic(npy, lambda f, v=frames: np.save(f, v))
@@ -243,7 +243,8 @@ def face_frames(utterance: Utterance, emotion: str, look: FaceLook, rng: np.rand
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     frames = np.empty((count, 3, size, size), dtype=np.uint8)
     for i in range(count):
-        opening = float(utterance.envelope[i * hop : (i + 1) * hop].mean()) if i * hop < len(utterance.envelope) else 0.0
+        window = utterance.envelope[i * hop : (i + 1) * hop]
+        opening = float(window.mean()) if len(window) else 0.0
         cx, cy = size / 2 + rng.normal(0, 1.0), size / 2 + 2 + rng.normal(0, 1.0)
         image = np.empty((size, size, 3))
         image[:] = background
@@ -255,7 +256,7 @@ def face_frames(utterance: Utterance, emotion: str, look: FaceLook, rng: np.rand
             brow_y = ey - 7 - raise_
             image[_segment(xx, yy, (ex - side * 5, brow_y + inner), (ex + side * 6, brow_y), 1.3)] = dark
         mouth_y, offset = cy + 17, (xx - cx) / mouth_half
-        centre = mouth_y + curvature * (offset**2 - 0.5)
+        centre = mouth_y - curvature * (offset**2 - 0.5)  # curvature > 0 lifts the corners
         gap = 0.6 + 9.0 * opening
         lips = (np.abs(offset) <= 1) & (yy >= centre - 1.2 - gap / 2 * (1 - offset**2)) & (
             yy <= centre + 1.2 + gap / 2 * (1 - offset**2)
@@ -276,6 +277,10 @@ def _speak(
     return synthesize(voice, EMOTION_PROSODY[emotion], duration, rng, sample_rate)
 
 
+def _write_wav(handle: BinaryIO, utterance: Utterance) -> None:
+    sf.write(handle, utterance.signal, utterance.sample_rate, subtype="PCM_16", format="WAV")
+
+
 def _code(emotion: str) -> int:
     """A stable number per emotion (position in the known list), independent of the requested tuple."""
     return list(EMOTION_PROSODY).index(emotion)
@@ -285,7 +290,9 @@ def _rng(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), *key]))
 
 
-def _segment(xx: np.ndarray, yy: np.ndarray, a: tuple[float, float], b: tuple[float, float], width: float) -> np.ndarray:
+def _segment(
+    xx: np.ndarray, yy: np.ndarray, a: tuple[float, float], b: tuple[float, float], width: float
+) -> np.ndarray:
     """Pixels within ``width`` of the segment from ``a`` to ``b``."""
     ax, ay = a
     dx, dy = b[0] - ax, b[1] - ay
