@@ -129,3 +129,12 @@ def test_plan_arms_merges_compare_params():
     assert [a.label for a in arms] == ["dwa", "uw", "single:emotion"]
     assert arms[0].weighting == {"name": "dwa", "T": 10}
     assert arms[1].weighting == {"name": "uw", "init": 0.5}
+
+
+def test_parallel_jobs_give_the_same_results_as_sequential(recipe, tmp_path):
+    recipe["train"]["epochs"] = 2
+    recipe["train"]["max_folds"] = 2
+    sequential = run_experiment(recipe, tmp_path / "seq", weightings=["static", "uw"])
+    parallel = run_experiment(recipe, tmp_path / "par", weightings=["static", "uw"], jobs=2)
+    columns = [c for c in sequential.columns if c != "wall_time_s"]
+    pd.testing.assert_frame_equal(sequential[columns], parallel[columns], check_exact=False, atol=1e-5)

@@ -26,6 +26,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-resume", action="store_true", help="start over instead of continuing an existing run")
     parser.add_argument("--no-report", action="store_true", help="do not write report.md / report.html")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or tables")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once in worker processes (cv/compare)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -120,7 +121,8 @@ def run_cv(args: argparse.Namespace) -> int:
     from emomtl.training.experiment import run_experiment
 
     recipe, out, seeds = _setup(args)
-    results = run_experiment(recipe, out, seeds=seeds, resume=not args.no_resume, progress=not args.quiet)
+    results = run_experiment(recipe, out, seeds=seeds, resume=not args.no_resume, progress=not args.quiet,
+                             jobs=args.jobs)
     return _finish(args, results, out)
 
 
@@ -131,5 +133,5 @@ def run_compare(args: argparse.Namespace) -> int:
     weightings = args.weightings.split(",") if args.weightings else list(recipe["compare"]["weightings"])
     single = recipe["compare"].get("single_task", False) if args.single_task is None else args.single_task
     results = run_experiment(recipe, out, weightings=weightings, single_task=single, seeds=seeds,
-                             resume=not args.no_resume, progress=not args.quiet)
+                             resume=not args.no_resume, progress=not args.quiet, jobs=args.jobs)
     return _finish(args, results, out)

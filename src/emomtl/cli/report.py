@@ -12,10 +12,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report",
         help="write report.md and a self-contained report.html for a run directory",
-        description=__doc__,
+        description="Write a run's report: results table, per-fold table, loss curves, task-weight trajectories "
+        "and confusion matrices, as report.md (+ report_figures/) and a self-contained report.html.",
     )
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="directory with results.csv and runs/")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="write the report here (default: RUN_DIR)")
+    parser.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="write the report here (default: RUN_DIR)"
+    )
     parser.add_argument("--title", default=None, help="page title (default: 'emomtl report: <recipe name>')")
     parser.set_defaults(handler=run_report)
 

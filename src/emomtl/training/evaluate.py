@@ -148,8 +148,8 @@ def prediction_table(table: pd.DataFrame, rows: np.ndarray, tasks: list[TaskSpec
             frame[f"{task.name}.pred"] = out.reshape(-1)
         else:
             for j, column in enumerate(task.columns or []):
-                frame[f"{task.name}.{column}.true"] = truth[:, j]
-                frame[f"{task.name}.{column}.pred"] = out[:, j]
+                frame[f"{task.name}.true.{column}"] = truth[:, j]
+                frame[f"{task.name}.pred.{column}"] = out[:, j]
     return frame
 
 

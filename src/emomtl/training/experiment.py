@@ -8,11 +8,15 @@ continue from their last checkpoint.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import multiprocessing
+import os
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable
 
 import numpy as np
@@ -93,12 +97,32 @@ def result_row(arm: Arm, split: Split, seed: int, table: pd.DataFrame, metrics: 
     return row
 
 
+_WORKER_PREPARED: PreparedCorpus | None = None
+
+
+def _init_worker(prepared: PreparedCorpus, threads: int) -> None:
+    """Give a worker process the corpus once, instead of with every job."""
+    import torch
+
+    global _WORKER_PREPARED
+    _WORKER_PREPARED = prepared
+    torch.set_num_threads(threads)
+
+
+def _run_job(job: SplitJob, resume: bool) -> dict[str, Any]:
+    return train_split(dataclasses.replace(job, prepared=_WORKER_PREPARED), resume=resume)
+
+
 def run_experiment(
     recipe: dict[str, Any], run_dir: Path, weightings: list[str] | None = None, single_task: bool = False,
     seeds: list[int] | None = None, resume: bool = True, progress: bool = False, prepared: PreparedCorpus | None = None,
-    on_result: Callable[[dict[str, Any]], None] | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None, jobs: int = 1,
 ) -> pd.DataFrame:
-    """Run every arm on every fold and seed; returns (and writes) ``results.csv``."""
+    """Run every arm on every fold and seed; returns (and writes) ``results.csv``.
+
+    ``jobs > 1`` trains that many runs at once in worker processes (each with ``cores / jobs`` threads),
+    which keeps both cores busy with small models; results are identical to ``jobs=1``.
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     seeds = seeds or recipe["train"].get("seeds") or [recipe["train"]["seed"]]
@@ -115,7 +139,7 @@ def run_experiment(
         indent=2))
     if prepared.skipped:
         pd.DataFrame([{"path": s.path, "reason": s.reason} for s in prepared.skipped]).to_csv(run_dir / "skipped.csv", index=False)
-    rows = []
+    planned: list[tuple[Arm, Split, int, SplitJob]] = []
     for arm in arms:
         arm_tasks = [t for t in tasks if arm.task_names is None or t.name in arm.task_names]
         if not arm_tasks:
@@ -123,14 +147,29 @@ def run_experiment(
         for split in splits:
             for seed in seeds:
                 out_dir = run_dir / "runs" / arm.label.replace(":", "_") / f"{split.name}_seed{seed}"
-                job = SplitJob(resolved, copy.deepcopy(arm_tasks), prepared, split, arm.weighting, seed, out_dir,
-                               label=f"{arm.label} {split.name} seed {seed}")
-                started = time.perf_counter()
-                metrics = train_split(job, resume=resume, progress=progress)
-                metrics.setdefault("wall_time_s", time.perf_counter() - started)
-                row = result_row(arm, split, seed, prepared.table, metrics)
-                rows.append(row)
-                pd.DataFrame(rows).to_csv(run_dir / "results.csv", index=False)
-                if on_result:
-                    on_result(row)
+                planned.append((arm, split, seed, SplitJob(resolved, copy.deepcopy(arm_tasks), prepared, split,
+                                                           arm.weighting, seed, out_dir,
+                                                           label=f"{arm.label} {split.name} seed {seed}")))
+    rows: list[dict[str, Any] | None] = [None] * len(planned)
+
+    def record(index: int, metrics: dict[str, Any]) -> None:
+        arm, split, seed, _ = planned[index]
+        rows[index] = result_row(arm, split, seed, prepared.table, metrics)
+        pd.DataFrame([r for r in rows if r is not None]).to_csv(run_dir / "results.csv", index=False)
+        if on_result:
+            on_result(rows[index])
+
+    if jobs <= 1:
+        for index, (_, _, _, job) in enumerate(planned):
+            record(index, train_split(job, resume=resume, progress=progress))
+    else:
+        context = multiprocessing.get_context("spawn")
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                 initargs=(prepared, threads)) as pool:
+            futures = {pool.submit(_run_job, dataclasses.replace(job, prepared=None), resume): index
+                       for index, (_, _, _, job) in enumerate(planned)}
+            for future in as_completed(futures):
+                record(futures[future], future.result())
+    rows = [r for r in rows if r is not None]
     return pd.DataFrame(rows)

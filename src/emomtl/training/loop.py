@@ -129,9 +129,9 @@ class SplitTrainer:
             "last_weights": self.last_weights,
             "rng": rng_state(),
         }
-        save_checkpoint(self.last_path, state)
-        if best:
+        if best:  # best first: a kill between the two writes then replays this epoch instead of losing its best
             save_checkpoint(self.best_path, self.inference_state() | {"epoch": self.epoch - 1, "best": self.best})
+        save_checkpoint(self.last_path, state)
 
     def restore(self) -> bool:
         if not self.last_path.exists():
@@ -295,7 +295,10 @@ def train_split(job: SplitJob, resume: bool = True, fabric: Any = None, progress
     job.out_dir.mkdir(parents=True, exist_ok=True)
     done = job.out_dir / "metrics.json"
     if resume and done.exists():
-        return json.loads(done.read_text())
+        try:
+            return json.loads(done.read_text())
+        except ValueError:  # torn by a kill while being written: test the best checkpoint again
+            log.warning("%s is unreadable; scoring the test speakers again", done)
     trainer = SplitTrainer(job, fabric)
     if resume:
         trainer.restore()
