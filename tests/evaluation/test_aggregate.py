@@ -121,3 +121,20 @@ def test_pooled_regression_over_one_fold_equals_direct(pairs):
     truth, prediction = [t for t, _ in pairs], [p for _, p in pairs]
     table = pd.DataFrame({"age.true": truth, "age.pred": prediction})
     assert pooled_metrics(table, "age", "regression") == pytest.approx(task_metrics("regression", truth, prediction))
+
+
+def test_ensemble_averages_probabilities_by_file():
+    from emomtl.evaluation.aggregate import ensemble_predictions
+
+    a = pd.DataFrame({"path": ["x", "y"], "speaker": ["s1", "s2"], "emotion.true": ["anger", "sadness"],
+                      "emotion.pred": ["anger", "anger"],
+                      "emotion.prob.anger": [0.9, 0.6], "emotion.prob.sadness": [0.1, 0.4]})
+    b = a.iloc[::-1].copy()
+    b["emotion.prob.anger"] = [0.0, 0.7]  # rows reversed: y first, then x
+    b["emotion.prob.sadness"] = [1.0, 0.3]
+    merged = ensemble_predictions([a, b], "emotion").set_index("path")
+    assert merged.loc["x", "emotion.prob.anger"] == pytest.approx(0.8)
+    assert merged.loc["y", "emotion.prob.sadness"] == pytest.approx(0.7)
+    assert merged["emotion.pred"].tolist() == ["anger", "sadness"]
+    with pytest.raises(ValueError, match="different files"):
+        ensemble_predictions([a, a.iloc[:1]], "emotion")

@@ -138,3 +138,28 @@ def format_mean_std(mean: float, std: float, percent: bool = True, digits: int =
     if std is None or pd.isna(std):
         return text
     return f"{text} ± {std * scale:.{digits}f}"
+
+
+def ensemble_predictions(tables: Sequence[pd.DataFrame], task: str) -> pd.DataFrame:
+    """Average the class probabilities of several prediction tables of the same test rows (seeds or models).
+
+    Rows are matched by ``path``; ``<task>.pred`` becomes the class of highest mean probability.
+    Raises ``ValueError`` when the tables do not cover the same rows or classes.
+    """
+    if not tables:
+        raise ValueError("nothing to ensemble")
+    prob_prefix = f"{task}.prob."
+    indexed = [t.set_index("path").sort_index() for t in tables]
+    first = indexed[0]
+    columns = [c for c in first.columns if str(c).startswith(prob_prefix)]
+    for other in indexed[1:]:
+        if not other.index.equals(first.index):
+            raise ValueError("ensembled prediction tables cover different files")
+        if [c for c in other.columns if str(c).startswith(prob_prefix)] != columns:
+            raise ValueError("ensembled prediction tables have different classes")
+    mean = sum(t[columns].to_numpy(np.float64) for t in indexed) / len(indexed)
+    result = first[["speaker", f"{task}.true"]].copy()
+    result[columns] = mean
+    classes = np.array([c[len(prob_prefix):] for c in columns], dtype=object)
+    result[f"{task}.pred"] = classes[mean.argmax(axis=1)]
+    return result.reset_index()

@@ -93,8 +93,17 @@ def extract_features(
     return result
 
 
+#: Fresh pools tried after a worker process dies, before each remaining item gets a process of its own.
+POOL_RETRIES = 2
+
+
 def _compute_all(items: list[Item], extractor: FeatureExtractor, num_workers: int | None, progress: bool):
-    """Yield ``(item, array or None, reason or None)`` for every item, in completion order."""
+    """Yield ``(item, array or None, reason or None)`` for every item, in completion order.
+
+    A worker process that dies (killed, out of memory, a crash in a native library) breaks its pool: the items
+    it left undone are retried in a fresh pool, and finally one process per item, so a single bad input costs
+    only itself and a stray kill costs nothing.
+    """
     workers = _worker_count(len(items), extractor, num_workers)
     with _ProgressBar(len(items), f"{extractor.kind} features", enabled=progress) as bar:
         if workers <= 1:
@@ -102,18 +111,32 @@ def _compute_all(items: list[Item], extractor: FeatureExtractor, num_workers: in
                 yield (item, *_compute_one(extractor, item))
                 bar.advance()
             return
-        with _executor(extractor, workers) as pool:
-            if extractor.parallel == "process":
-                futures = {pool.submit(_compute_in_worker, item): item for item in items}
-            else:
-                futures = {pool.submit(_compute_one, extractor, item): item for item in items}
-            for future in as_completed(futures):
-                item = futures[future]
-                try:
-                    yield (item, *future.result())
-                except BrokenProcessPool as error:
-                    yield item, None, f"{item}: worker process crashed while extracting ({error})"
-                bar.advance()
+        remaining = items
+        for attempt in range(POOL_RETRIES + 2):
+            isolated = attempt > POOL_RETRIES
+            crashed: list[Item] = []
+            for batch in ([[item] for item in remaining] if isolated else [remaining]):
+                with _executor(extractor, 1 if isolated else workers) as pool:
+                    if extractor.parallel == "process":
+                        futures = {pool.submit(_compute_in_worker, item): item for item in batch}
+                    else:
+                        futures = {pool.submit(_compute_one, extractor, item): item for item in batch}
+                    for future in as_completed(futures):
+                        item = futures[future]
+                        try:
+                            result = future.result()
+                        except BrokenProcessPool as error:
+                            if isolated:
+                                yield item, None, f"{item}: the worker process died while extracting it ({error})"
+                                bar.advance()
+                            else:
+                                crashed.append(item)
+                            continue
+                        yield (item, *result)
+                        bar.advance()
+            if not crashed:
+                return
+            remaining = crashed
 
 
 def _worker_count(count: int, extractor: FeatureExtractor, num_workers: int | None) -> int:

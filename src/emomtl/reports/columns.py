@@ -11,6 +11,8 @@ from emomtl.reports.load import RunData
 #: ``results.csv`` columns that are not ``<task>.<metric>`` test metrics.
 NON_METRIC_COLUMNS = frozenset({"strategy", "fold", "seed", "score", "best_epoch", "test_speakers", "wall_time_s"})
 WEIGHT_PREFIX = "weight."
+#: Validation metrics of the selected epoch (``val.<task>.<metric>``): for model selection, not the test table.
+VALIDATION_PREFIX = "val."
 #: Metric names that only a classification task reports; they are rates, printed in percent.
 CLASSIFICATION_METRICS = frozenset(
     {"ua", "wa", "uar", "war", "accuracy", "acc", "balanced_accuracy", "macro_f1", "micro_f1", "weighted_f1", "f1"}
@@ -58,7 +60,7 @@ def metric_columns(results: pd.DataFrame) -> list[str]:
         for c in results.columns
         if "." in str(c)
         and c not in NON_METRIC_COLUMNS
-        and not str(c).startswith(WEIGHT_PREFIX)
+        and not str(c).startswith((WEIGHT_PREFIX, VALIDATION_PREFIX))
         and pd.api.types.is_numeric_dtype(results[c])
     ]
 

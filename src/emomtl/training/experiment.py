@@ -91,6 +91,9 @@ def result_row(arm: Arm, split: Split, seed: int, table: pd.DataFrame, metrics: 
     for task, values in metrics["test"].items():
         row.update({f"{task}.{metric}": value for metric, value in values.items() if isinstance(value, (int, float))})
     row["score"] = metrics["score"]
+    # the best epoch's validation headline metrics: compare configurations on these, never on test
+    row.update({key: value for key, value in metrics.get("val", {}).items()
+                if key.endswith((".ua", ".wa", ".ccc", ".mae", "score")) and isinstance(value, (int, float))})
     row.update({f"weight.{task}": value for task, value in metrics.get("weights", {}).items()})
     row.update({"best_epoch": metrics["best_epoch"], "epochs_run": metrics.get("epochs_run"),
                 "wall_time_s": metrics.get("wall_time_s", float("nan"))})

@@ -1,0 +1,103 @@
+"""Helpers shared by the real-data benchmarks: data checks, summaries from run folders, Markdown tables."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emomtl.evaluation.aggregate import ensemble_predictions, pooled_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+
+
+def require_corpus(data: Path, name: str) -> Path:
+    """The corpus folder, or exit non-zero naming the path that was expected."""
+    folder = Path(data) / name
+    if not folder.is_dir():
+        print(f"error: corpus folder {folder} not found (expected the real corpus there; pass --data)", file=sys.stderr)
+        raise SystemExit(2)
+    return folder
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join(":---" if i == 0 else "---:" for i in range(len(frame.columns))) + "|"
+    rows = ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def pct(values: list[float]) -> str:
+    values = [v for v in values if np.isfinite(v)]
+    if not values:
+        return "-"
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return f"{100 * np.mean(values):.1f} ± {100 * std:.1f}"
+
+
+def run_predictions(run_dir: Path, strategy: str) -> dict[int, pd.DataFrame]:
+    """Test predictions of every fold of one strategy, concatenated per seed."""
+    per_seed: dict[int, list[pd.DataFrame]] = {}
+    for folder in sorted((run_dir / "runs" / strategy.replace(":", "_")).glob("*_seed*")):
+        seed = int(folder.name.rsplit("_seed", 1)[1])
+        per_seed.setdefault(seed, []).append(pd.read_csv(folder / "predictions.csv", dtype={"speaker": str}))
+    return {seed: pd.concat(frames, ignore_index=True) for seed, frames in sorted(per_seed.items())}
+
+
+def summarise(run_dir: Path, label: str, main_task: str = "emotion", extra_tasks: tuple[str, ...] = ("gender",),
+              wall_time_s: float | None = None) -> list[dict[str, Any]]:
+    """One row per strategy: pooled UA/WA/F1 per seed (mean ± std), the seed ensemble, other tasks, weights."""
+    results = pd.read_csv(run_dir / "results.csv")
+    rows = []
+    for strategy, group in results.groupby("strategy", sort=False):
+        predictions = run_predictions(run_dir, strategy)
+        scores = [pooled_metrics(p, main_task, "classification") for p in predictions.values()]
+        ensemble = pooled_metrics(ensemble_predictions(list(predictions.values()), main_task), main_task, "classification")
+        row: dict[str, Any] = {
+            "model": label, "strategy": strategy,
+            "UA %": pct([s["ua"] for s in scores]), "WA %": pct([s["wa"] for s in scores]),
+            "macro-F1 %": pct([s["macro_f1"] for s in scores]),
+            "UA % (seed ensemble)": f"{100 * ensemble['ua']:.1f}",
+        }
+        for task in extra_tasks:
+            if f"{task}.true" in next(iter(predictions.values())).columns:
+                row[f"{task} acc %"] = pct([pooled_metrics(p, task, "classification")["wa"] for p in predictions.values()])
+            else:
+                row[f"{task} acc %"] = "-"
+        weights = [c for c in group.columns if c.startswith("weight.")]
+        row["final weights"] = " ".join(f"{c[7:]}={group[c].mean():.2f}" for c in weights if group[c].notna().any())
+        column = f"val.{main_task}.ua"
+        row["val UA %"] = pct(group.groupby("seed")[column].mean().tolist()) if column in group else "-"
+        row["_val_ua"] = float(group[column].mean()) if column in group else float("nan")
+        row["train time (s)"] = f"{group['wall_time_s'].sum():.0f}"
+        row["_ua_mean"] = float(np.mean([s["ua"] for s in scores]))
+        row["_ensemble_ua"] = float(ensemble["ua"])
+        rows.append(row)
+    return rows
+
+
+class Timer:
+    def __enter__(self) -> "Timer":
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def write_outputs(out: Path, name: str, table: pd.DataFrame, extra: dict[str, Any] | None = None) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / f"{name}.csv", index=False)
+    (out / f"{name}.json").write_text(json.dumps({"rows": table.to_dict(orient="records"), **(extra or {})},
+                                                 indent=2, default=str))
+    (out / f"{name}.md").write_text(markdown_table(table) + "\n")

@@ -1,0 +1,128 @@
+"""Speed on these cores: feature extraction (cold vs cached), training samples/s per model, inference
+real-time factor (feature extraction included) and the wall time of the full best EMO-DB LOSO run.
+
+    python benchmarks/speed.py [--data ../shared/data] [--best-config mlp --best-strategy druw]
+
+Real-time factor (RTF) = processing time / audio duration; "x real time" = 1 / RTF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import _common  # noqa: F401
+import numpy as np
+import pandas as pd
+import soundfile as sf
+import torch
+from _common import DEFAULT_DATA, ROOT, Timer, markdown_table, require_corpus, write_outputs
+from emodb_loso import CONFIGS
+
+from emomtl.config import load_recipe
+from emomtl.data.corpora import load_corpus
+from emomtl.features import FeatureCache, create_extractor, extract_features
+from emomtl.inference import Recognizer
+from emomtl.training.experiment import build_splits, run_experiment
+from emomtl.training.loop import SplitJob, SplitTrainer
+from emomtl.training.logs import RunLogger
+from emomtl.training.prepare import fit_tasks, prepare_corpus
+
+FEATURES = {
+    "logmel 64": {"kind": "logmel", "n_mels": 64, "n_fft": 400, "hop_length": 160},
+    "logmel 128": {"kind": "logmel", "n_mels": 128, "n_fft": 800, "hop_length": 400},
+    "eGeMAPSv02 functionals": {"kind": "opensmile", "feature_set": "eGeMAPSv02", "level": "functionals"},
+    "ComParE_2016 functionals": {"kind": "opensmile", "feature_set": "ComParE_2016", "level": "functionals"},
+}
+
+
+def extraction(paths: list[str], seconds: float, workers: int) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        cache = FeatureCache(Path(folder))
+        for name, config in FEATURES.items():
+            extractor = create_extractor(config)
+            for state in ("cold", "cached"):
+                start = time.perf_counter()
+                result = extract_features(paths, extractor, cache=cache, num_workers=workers)
+                elapsed = time.perf_counter() - start
+                rows.append({"measure": f"extract {name} ({state}, {workers} workers)",
+                             "files/s": f"{len(result.features) / elapsed:.1f}",
+                             "RTF": f"{elapsed / seconds:.4f}", "x real time": f"{seconds / elapsed:.0f}"})
+    return rows
+
+
+def training_speed(root: Path, epochs: int = 2) -> list[dict]:
+    rows = []
+    for name, path in CONFIGS.items():
+        recipe = load_recipe(path, [f"data.root={root}", f"train.epochs={epochs}"])
+        prepared = prepare_corpus(recipe, progress=False)
+        tasks = fit_tasks(recipe, prepared.table)
+        split = build_splits(recipe, prepared.table)[0]
+        with tempfile.TemporaryDirectory() as folder:
+            trainer = SplitTrainer(SplitJob(recipe, tasks, prepared, split, recipe["weighting"], 0, Path(folder)))
+            with RunLogger(Path(folder), enabled=False) as logger:
+                start = time.perf_counter()
+                for _ in range(epochs):
+                    trainer.train_epoch(logger)
+                    trainer.epoch += 1
+                elapsed = time.perf_counter() - start
+        samples = epochs * len(split.train)
+        rows.append({"measure": f"train {name} ({trainer.raw_model.name}, {sum(p.numel() for p in trainer.raw_model.parameters()):,} params)",
+                     "samples/s": f"{samples / elapsed:.1f}"})
+    return rows
+
+
+def inference_speed(checkpoint: Path, paths: list[str], seconds: float) -> dict:
+    torch.set_num_threads(2)
+    recognizer = Recognizer.from_checkpoint(checkpoint)
+    recognizer.process_file(paths[0])  # warm-up (imports, first allocation)
+    start = time.perf_counter()
+    table = recognizer.process_files(paths)
+    elapsed = time.perf_counter() - start
+    assert table["error"].isna().all(), table[table["error"].notna()]
+    return {"measure": f"inference, best configuration, {len(paths)} EMO-DB files, features included",
+            "files/s": f"{len(paths) / elapsed:.1f}", "RTF": f"{elapsed / seconds:.4f}", "x real time": f"{seconds / elapsed:.0f}"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--best-config", default="mlp", choices=sorted(CONFIGS))
+    parser.add_argument("--best-strategy", default="druw")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--skip-full-run", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    root = require_corpus(args.data, "emodb")
+    table = load_corpus("emodb", root).table
+    paths = table["path"].tolist()
+    seconds = float(sum(sf.info(p).duration for p in paths))
+    rows = extraction(paths, seconds, workers=2)
+    rows += training_speed(root)
+    recipe = load_recipe(CONFIGS[args.best_config], [f"data.root={root}"])
+    seeds = [int(s) for s in args.seeds.split(",")]
+    with tempfile.TemporaryDirectory() as folder:
+        run_dir = Path(folder)
+        prepare_corpus(recipe, progress=False)  # warm the feature cache: the target is for a warm cache
+        if args.skip_full_run:  # one fold, one seed: enough for a checkpoint to time inference with
+            run_experiment(recipe | {"train": recipe["train"] | {"max_folds": 1}}, run_dir,
+                           weightings=[args.best_strategy], seeds=seeds[:1])
+        else:
+            with Timer() as timer:
+                run_experiment(recipe, run_dir, weightings=[args.best_strategy], seeds=seeds, jobs=args.jobs)
+            rows.append({"measure": f"full LOSO run: {args.best_config}/{args.best_strategy}, 10 folds x {len(seeds)} seeds, "
+                                    f"cache warm, {args.jobs} jobs", "wall time (s)": f"{timer.seconds:.0f}"})
+        checkpoints = sorted(run_dir.glob(f"runs/{args.best_strategy}/*/checkpoint_best.pt"))
+        if checkpoints:
+            rows.append(inference_speed(checkpoints[0], paths, seconds))
+    frame = pd.DataFrame(rows).fillna("")
+    write_outputs(args.out, "speed", frame, {"audio_seconds": seconds, "files": len(paths)})
+    print(markdown_table(frame))
+
+
+if __name__ == "__main__":
+    main()
