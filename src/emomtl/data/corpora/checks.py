@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import soundfile
 
+from emomtl.data.audio import audio_info
 from emomtl.errors import AudioError
 
 #: Files shorter than this (seconds) are skipped unless the caller sets another limit.
@@ -47,17 +47,13 @@ def report_skip(skipped: list[SkippedFile] | None, path: Path | str, reason: str
 def probe(path: Path | str) -> float | str:
     """The file's duration in seconds, or the reason it cannot be used."""
     path = Path(path)
-    if not path.is_file():
-        return "file not found"
-    if path.stat().st_size == 0:
-        return "empty file (0 bytes)"
-    try:
-        info = soundfile.info(str(path))
-    except Exception as error:  # soundfile raises several types for corrupt or non-audio files
-        return f"not a readable audio file ({error})"
-    if info.frames <= 0 or info.samplerate <= 0:
+    try:  # the audio front end's reasons: symlink loop, directory, permission, truncated header, not audio ...
+        info = audio_info(path)
+    except AudioError as error:
+        return str(error).removeprefix(f"{path}: ")
+    if info.frames <= 0 or info.sample_rate <= 0:
         return "audio file without samples"
-    return info.frames / info.samplerate
+    return info.frames / info.sample_rate
 
 
 def audio_duration(path: Path | str) -> float:

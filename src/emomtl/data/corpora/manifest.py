@@ -66,6 +66,14 @@ def _rename(table: pd.DataFrame, names: dict[str, str], path: Path) -> pd.DataFr
     return renamed
 
 
+def _absolute(path: Path) -> str:
+    """``path`` resolved; a symbolic link loop (``resolve`` raises on Python < 3.13) is kept for the file check."""
+    try:
+        return str(path.resolve())
+    except RuntimeError:
+        return str(path)
+
+
 def load(
     root: Path,
     *,
@@ -95,7 +103,7 @@ def load(
         else:
             keep.append(i)
     table = table.loc[keep].copy()
-    table["path"] = [str(p) if Path(p).is_absolute() else str((base / p).resolve()) for p in table["path"].str.strip()]
+    table["path"] = [str(p) if Path(p).is_absolute() else _absolute(base / p) for p in table["path"].str.strip()]
     table["speaker"] = table["speaker"].str.strip()
     if "corpus" not in table.columns or table["corpus"].isna().all():
         table["corpus"] = corpus
