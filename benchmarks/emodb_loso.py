@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--strategies", help="comma-separated weightings (default: all for mlp; static,druw otherwise)")
     parser.add_argument("--no-single-task", action="store_true", help="skip the single-task baselines")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--gradient-seeds", default="0", help="seeds of the (slower) gradient-based strategies of mlp")
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "benchmarks", help="run folders (resumable)")
@@ -87,14 +88,22 @@ def main() -> None:
     rows = svm_reference(root, seeds)
     for name in args.configs.split(","):
         recipe = load_recipe(CONFIGS[name], [f"data.root={root}", *args.override])
-        strategies = args.strategies.split(",") if args.strategies else (
-            LOSS_BASED + GRADIENT_BASED if name == "mlp" else ["static", "druw"])
-        run_dir = args.runs / f"emodb_{name}"
-        with Timer() as timer:
-            run_experiment(recipe, run_dir, weightings=strategies, single_task=not args.no_single_task, seeds=seeds,
-                           jobs=args.jobs)
-        print(f"{name}: {timer.seconds:.0f} s wall time for {len(strategies)} strategies x 10 folds x {len(seeds)} seeds")
-        rows.extend(summarise(run_dir, name))
+        if args.strategies:
+            plans = [(f"emodb_{name}", args.strategies.split(","), seeds, not args.no_single_task)]
+        elif name == "mlp":
+            gradient_seeds = [int(s) for s in args.gradient_seeds.split(",")]
+            plans = [(f"emodb_{name}", LOSS_BASED, seeds, not args.no_single_task),
+                     (f"emodb_{name}_gradient", GRADIENT_BASED, gradient_seeds, False)]
+        else:
+            plans = [(f"emodb_{name}", ["static", "druw"], seeds, not args.no_single_task)]
+        for folder, strategies, plan_seeds, single in plans:
+            run_dir = args.runs / folder
+            with Timer() as timer:
+                run_experiment(recipe, run_dir, weightings=strategies, single_task=single, seeds=plan_seeds,
+                               jobs=args.jobs)
+            print(f"{folder}: {timer.seconds:.0f} s wall time, {len(strategies) + single} arm(s) x 10 folds x "
+                  f"{len(plan_seeds)} seed(s)", flush=True)
+            rows.extend(summarise(run_dir, name))
     table = pd.DataFrame(rows)
     best = table.loc[table["_val_ua"].idxmax()]  # chosen on validation speakers, never on test
     table = table.drop(columns=["_ua_mean", "_ensemble_ua", "_val_ua"]).fillna("-")

@@ -138,3 +138,15 @@ def test_parallel_jobs_give_the_same_results_as_sequential(recipe, tmp_path):
     parallel = run_experiment(recipe, tmp_path / "par", weightings=["static", "uw"], jobs=2)
     columns = [c for c in sequential.columns if c != "wall_time_s"]
     pd.testing.assert_frame_equal(sequential[columns], parallel[columns], check_exact=False, atol=1e-5)
+
+
+def test_refit_retrains_on_train_and_validation_for_the_chosen_epochs(recipe, tmp_path):
+    recipe["train"]["refit"] = True
+    metrics = train_split(_job(recipe, tmp_path / "run"), resume=False)
+    assert metrics["refit_epochs"] == metrics["best_epoch"] + 1
+    refit_history = pd.read_csv(tmp_path / "run" / "refit" / "history.csv")
+    assert len(refit_history) == metrics["refit_epochs"]
+    assert not any(c.startswith("val.") for c in refit_history.columns)  # nothing left to validate on
+    refit_predictions = pd.read_csv(tmp_path / "run" / "refit" / "predictions.csv")
+    assert pd.read_csv(tmp_path / "run" / "predictions.csv").equals(refit_predictions)
+    assert "val.score" in metrics["val"]

@@ -7,9 +7,11 @@ only scored once, with the best checkpoint, after training. ``resume=True`` cont
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,6 +292,36 @@ class SplitTrainer:
         return metrics
 
 
+def refit_and_test(selected: SplitTrainer) -> dict[str, Any]:
+    """Retrain on training + validation speakers for the validation-chosen number of epochs, then test.
+
+    The number of epochs is the only thing carried over (chosen on validation); the test speakers are still
+    scored once, with the refitted model. The refit lives in ``<run>/refit/`` and is deterministic, so a run
+    killed during it simply refits again.
+    """
+    job = selected.job
+    epochs = selected.best["epoch"] + 1
+    pooled = np.concatenate([job.split.train, job.split.validation])
+    split = dataclasses.replace(job.split, train=pooled, validation=np.array([], dtype=int),
+                                train_speakers=[*job.split.train_speakers, *job.split.validation_speakers],
+                                validation_speakers=[])
+    recipe = {**job.recipe, "train": {**job.recipe["train"], "epochs": epochs, "early_stopping": None}}
+    refit_dir = job.out_dir / "refit"
+    shutil.rmtree(refit_dir, ignore_errors=True)
+    refit_dir.mkdir(parents=True)
+    trainer = SplitTrainer(dataclasses.replace(job, recipe=recipe, split=split, out_dir=refit_dir))
+    with RunLogger(refit_dir, tensorboard=False, total_epochs=epochs, history=trainer.history) as logger:
+        trainer.fit(logger)
+    metrics = trainer.test()
+    shutil.copy(refit_dir / "predictions.csv", job.out_dir / "predictions.csv")
+    shutil.copy(refit_dir / "checkpoint_best.pt", job.out_dir / "checkpoint_refit.pt")
+    val_row = selected.history[selected.best["epoch"]]
+    metrics.update({"val": {k: v for k, v in val_row.items() if k.startswith("val.")},
+                    "best_epoch": selected.best["epoch"], "epochs_run": len(selected.history), "refit_epochs": epochs})
+    (job.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    return metrics
+
+
 def train_split(job: SplitJob, resume: bool = True, fabric: Any = None, progress: bool = False) -> dict[str, Any]:
     """Train (or resume) one run, then score the test speakers with the best validation checkpoint."""
     job.out_dir.mkdir(parents=True, exist_ok=True)
@@ -312,7 +344,10 @@ def train_split(job: SplitJob, resume: bool = True, fabric: Any = None, progress
         trainer.fit(logger)
     if trainer.rank != 0:
         return {}
-    metrics = trainer.test()
+    if job.recipe["train"].get("refit") and len(job.split.validation):
+        metrics = refit_and_test(trainer)
+    else:
+        metrics = trainer.test()
     metrics["wall_time_s"] = time.perf_counter() - start
     done.write_text(json.dumps(metrics, indent=2, default=float))
     return metrics
