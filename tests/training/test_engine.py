@@ -150,3 +150,14 @@ def test_refit_retrains_on_train_and_validation_for_the_chosen_epochs(recipe, tm
     refit_predictions = pd.read_csv(tmp_path / "run" / "refit" / "predictions.csv")
     assert pd.read_csv(tmp_path / "run" / "predictions.csv").equals(refit_predictions)
     assert "val.score" in metrics["val"]
+
+
+def test_exit_search_scores_every_assignment_on_validation(recipe, tmp_path):
+    from emomtl.training.exit_search import search_exits
+
+    recipe["train"]["epochs"] = 1
+    result = search_exits(recipe, tmp_path / "search", candidates={"emotion": [2], "gender": [1, 2]})
+    assert result.trials[["exit.emotion", "exit.gender"]].values.tolist() == [[2, 1], [2, 2]]
+    assert result.best_score == result.trials["score"].max()
+    assert result.best_exits["gender"] in (1, 2)
+    assert not list((tmp_path / "search").rglob("predictions.csv"))  # the test speakers are never scored

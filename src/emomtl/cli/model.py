@@ -1,5 +1,8 @@
 """``emomtl model``: the architecture registry from the command line.
 
+``emomtl model search-exits RECIPE`` grid-searches the exit block of every task of a ``multi_exit_cnn`` recipe on
+validation speakers.
+
 ``emomtl model list`` prints every architecture with one line about it.
 ``emomtl model summary RECIPE [KEY=VALUE ...]`` builds the recipe's model for its corpus and features and prints
 its parameters, multiply-accumulates per second of audio and output shape per task (Markdown).
@@ -21,6 +24,22 @@ def list_models(args: argparse.Namespace) -> int:
     width = max(map(len, models))
     for name, summary in models.items():
         print(f"{name:<{width}}  {summary}")
+    return 0
+
+
+def search_exit_blocks(args: argparse.Namespace) -> int:
+    """Print every exit assignment's validation score and the best one (a ``model.exits`` override)."""
+    import yaml
+
+    from emomtl.config import load_recipe
+    from emomtl.training.exit_search import search_exits
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    candidates = yaml.safe_load(args.candidates) if args.candidates else None
+    result = search_exits(recipe, args.out, folds=args.folds, candidates=candidates)
+    print(result.trials.to_string(index=False))
+    exits = ", ".join(f"{task}: {block}" for task, block in result.best_exits.items())
+    print(f"\nbest (validation {recipe['train']['select_metric']} = {result.best_score:.4f}): model.exits={{{exits}}}")
     return 0
 
 
@@ -86,3 +105,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     summary.add_argument("overrides", nargs="*", help="dotted overrides, e.g. model.lstm_hidden=128")
     summary.add_argument("--rows", type=int, default=4, help="files to try for example inputs (default: 4)")
     summary.set_defaults(handler=summarize_recipe)
+    search = commands.add_parser("search-exits", help="grid-search multi_exit_cnn exit blocks on validation speakers")
+    search.add_argument("recipe", help="recipe name or path (model.name must be multi_exit_cnn)")
+    search.add_argument("overrides", nargs="*", help="dotted overrides")
+    search.add_argument("--folds", type=int, default=1, help="folds whose validation speakers score each trial")
+    search.add_argument("--candidates", default=None,
+                        help="YAML mapping task -> blocks to try, e.g. '{age: [1, 2], country: [2, 3, 4]}'")
+    search.add_argument("--out", type=Path, default=Path("runs") / "exit-search")
+    search.set_defaults(handler=search_exit_blocks)
