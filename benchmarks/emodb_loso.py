@@ -56,10 +56,10 @@ def svm_reference(root: Path, seeds: list[int]) -> list[dict]:
             truth, predicted = [], []
             for split in splits:
                 scaler = StandardScaler().fit(data[split.train])
-                best = max((recall_score(labels[split.validation], LinearSVC(C=c, max_iter=20000).fit(
+                best = max((recall_score(labels[split.validation], LinearSVC(C=c, max_iter=5000).fit(
                     scaler.transform(data[split.train]), labels[split.train]).predict(scaler.transform(data[split.validation])),
-                    average="macro"), c) for c in (1e-4, 1e-3, 1e-2, 1e-1))
-                model = LinearSVC(C=best[1], max_iter=20000).fit(scaler.transform(data[split.train]), labels[split.train])
+                    average="macro"), c) for c in (1e-4, 1e-3, 1e-2))
+                model = LinearSVC(C=best[1], max_iter=5000).fit(scaler.transform(data[split.train]), labels[split.train])
                 truth.extend(labels[split.test])
                 predicted.extend(model.predict(scaler.transform(data[split.test])))
         truth, predicted = np.array(truth), np.array(predicted)

@@ -72,8 +72,6 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "score": (str,),
         "refit": (bool,),
         "tensorboard": (bool,),
-        "progress": (bool,),
-        "ensemble_seeds": (bool,),
         "max_folds": _OPTIONAL_INT,
     },
     "protocol": {
@@ -135,7 +133,7 @@ DEFAULTS: dict[str, Any] = {
     "train": {"epochs": 10, "batch_size": 32, "grad_clip": None, "seed": 0, "seeds": [0],
               "select_metric": "val.score", "early_stopping": None, "num_workers": 0, "devices": 1,
               "precision": "32-true", "log_every": 10, "augment": {}, "score": "mean", "refit": False,
-              "tensorboard": True, "progress": True, "ensemble_seeds": False, "max_folds": None},
+              "tensorboard": True, "max_folds": None},
     "protocol": {"name": "loso", "seed": 0, "validation_speakers": 1},
     "compare": {"weightings": ["static"], "single_task": False, "params": {}},
     "output": {"dir": "runs"},

@@ -36,7 +36,7 @@ BASE_RECIPE: dict[str, Any] = {
     "model": {"name": "multi_exit_cnn", "channels": [4, 8], "dropout": 0.2},
     "weighting": {"name": "druw"},
     "optim": {"name": "adamw", "lr": 0.003},
-    "train": {"epochs": 4, "batch_size": 4, "seeds": [0], "tensorboard": False, "progress": False,
+    "train": {"epochs": 4, "batch_size": 4, "seeds": [0], "tensorboard": False,
               "num_workers": 1, "log_every": 1},
     "protocol": {"name": "speaker_kfold", "folds": 4, "validation_speakers": 1, "seed": 0},
 }

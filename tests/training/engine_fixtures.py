@@ -22,7 +22,7 @@ def tiny_recipe(root: Path, **sections: Any) -> dict[str, Any]:
         "model": {"name": "multi_exit_cnn", "channels": [4, 8], "dropout": 0.1},
         "weighting": {"name": "uw"},
         "optim": {"name": "adam", "lr": 0.01},
-        "train": {"epochs": 3, "batch_size": 8, "seeds": [0], "tensorboard": False, "progress": False, "log_every": 1},
+        "train": {"epochs": 3, "batch_size": 8, "seeds": [0], "tensorboard": False, "log_every": 1},
         "protocol": {"name": "loso", "validation_speakers": 1, "seed": 0},
     }
     for key, value in sections.items():
