@@ -161,3 +161,22 @@ def test_exit_search_scores_every_assignment_on_validation(recipe, tmp_path):
     assert result.best_score == result.trials["score"].max()
     assert result.best_exits["gender"] in (1, 2)
     assert not list((tmp_path / "search").rglob("predictions.csv"))  # the test speakers are never scored
+
+
+def test_corpora_list_prefixes_speakers_even_for_one_corpus(tmp_path):
+    from emomtl.training.prepare import load_table
+
+    recipe = tiny_recipe(tmp_path)
+    data = dict(recipe["data"], corpora=[{"corpus": "demo", "root": recipe["data"]["root"],
+                                          "options": recipe["data"]["options"]}])
+    table, _ = load_table(data)
+    assert table["speaker"].str.startswith("demo:").all()
+
+
+def test_single_task_arm_without_the_selection_task_selects_on_its_own_score(recipe, tmp_path):
+    from emomtl.training.experiment import recipe_for_arm
+    from emomtl.models.tasks import TaskSpec
+
+    recipe["train"]["select_metric"] = "val.emotion.ua"
+    assert recipe_for_arm(recipe, [TaskSpec("gender")])["train"]["select_metric"] == "val.score"
+    assert recipe_for_arm(recipe, [TaskSpec("emotion")]) is recipe

@@ -60,6 +60,16 @@ def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None, singl
     return arms
 
 
+def recipe_for_arm(recipe: dict[str, Any], tasks: list[TaskSpec]) -> dict[str, Any]:
+    """The recipe as one arm runs it: a selection metric of a task the arm lacks falls back to ``val.score``."""
+    metric = recipe["train"]["select_metric"]
+    parts = metric.split(".")
+    if len(parts) >= 3 and parts[0] == "val" and parts[1] not in {t.name for t in tasks}:
+        log.info("arm without task %s: selecting on val.score instead of %s", parts[1], metric)
+        return {**recipe, "train": {**recipe["train"], "select_metric": "val.score"}}
+    return recipe
+
+
 def scored_tasks(tasks: list[TaskSpec], protocol: dict[str, Any]) -> list[TaskSpec]:
     """Mark speaker-identity tasks auxiliary (train-only) under speaker-independent protocols."""
     independent = protocol["name"] != "random" or protocol.get("speaker_independent", True)
@@ -147,10 +157,11 @@ def run_experiment(
         arm_tasks = [t for t in tasks if arm.task_names is None or t.name in arm.task_names]
         if not arm_tasks:
             raise ConfigError(f"compare: arm {arm.label} has no task")
+        arm_recipe = recipe_for_arm(resolved, arm_tasks)
         for split in splits:
             for seed in seeds:
                 out_dir = run_dir / "runs" / arm.label.replace(":", "_") / f"{split.name}_seed{seed}"
-                planned.append((arm, split, seed, SplitJob(resolved, copy.deepcopy(arm_tasks), prepared, split,
+                planned.append((arm, split, seed, SplitJob(arm_recipe, copy.deepcopy(arm_tasks), prepared, split,
                                                            arm.weighting, seed, out_dir,
                                                            label=f"{arm.label} {split.name} seed {seed}")))
     rows: list[dict[str, Any] | None] = [None] * len(planned)

@@ -67,7 +67,7 @@ def load_table(data: dict[str, Any]) -> tuple[pd.DataFrame, list[SkippedFile]]:
                              check_audio=data.get("check_audio", True), **(entry.get("options") or {}))
         tables.append(loaded.table)
         skipped.extend(loaded.skipped)
-    table = pool_corpora(tables) if len(tables) > 1 else tables[0]
+    table = pool_corpora(tables) if data.get("corpora") else tables[0]  # pooled ids: "<corpus>:<speaker>"
     if data.get("label_map"):
         table, dropped = apply_label_map(table, load_label_map(data["label_map"]))
         if dropped:
