@@ -61,13 +61,16 @@ def summarise(run_dir: Path, label: str, main_task: str = "emotion", extra_tasks
     rows = []
     for strategy, group in results.groupby("strategy", sort=False):
         predictions = run_predictions(run_dir, strategy)
-        scores = [pooled_metrics(p, main_task, "classification") for p in predictions.values()]
-        ensemble = pooled_metrics(ensemble_predictions(list(predictions.values()), main_task), main_task, "classification")
+        has_main = f"{main_task}.true" in next(iter(predictions.values())).columns
+        nan = {"ua": float("nan"), "wa": float("nan"), "macro_f1": float("nan")}
+        scores = [pooled_metrics(p, main_task, "classification") if has_main else nan for p in predictions.values()]
+        ensemble = (pooled_metrics(ensemble_predictions(list(predictions.values()), main_task), main_task,
+                                   "classification") if has_main else nan)
         row: dict[str, Any] = {
             "model": label, "strategy": strategy,
             "UA %": pct([s["ua"] for s in scores]), "WA %": pct([s["wa"] for s in scores]),
             "macro-F1 %": pct([s["macro_f1"] for s in scores]),
-            "UA % (seed ensemble)": f"{100 * ensemble['ua']:.1f}",
+            "UA % (seed ensemble)": f"{100 * ensemble['ua']:.1f}" if has_main else "-",
         }
         for task in extra_tasks:
             if f"{task}.true" in next(iter(predictions.values())).columns:
@@ -78,7 +81,7 @@ def summarise(run_dir: Path, label: str, main_task: str = "emotion", extra_tasks
         row["final weights"] = " ".join(f"{c[7:]}={group[c].mean():.2f}" for c in weights if group[c].notna().any())
         column = f"val.{main_task}.ua"
         row["val UA %"] = pct(group.groupby("seed")[column].mean().tolist()) if column in group else "-"
-        row["_val_ua"] = float(group[column].mean()) if column in group else float("nan")
+        row["_val_ua"] = float(group[column].mean()) if column in group and has_main else float("nan")
         row["train time (s)"] = f"{group['wall_time_s'].sum():.0f}"
         row["_ua_mean"] = float(np.mean([s["ua"] for s in scores]))
         row["_ensemble_ua"] = float(ensemble["ua"])
