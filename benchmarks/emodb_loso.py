@@ -78,6 +78,8 @@ def main() -> None:
     parser.add_argument("--no-single-task", action="store_true", help="skip the single-task baselines")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--gradient-seeds", default="0", help="seeds of the (slower) gradient-based strategies of mlp")
+    parser.add_argument("--gradient-strategies", default=",".join(GRADIENT_BASED),
+                        help="gradient-based strategies run for mlp (empty: none)")
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "benchmarks", help="run folders (resumable)")
@@ -92,8 +94,9 @@ def main() -> None:
             plans = [(f"emodb_{name}", args.strategies.split(","), seeds, not args.no_single_task)]
         elif name == "mlp":
             gradient_seeds = [int(s) for s in args.gradient_seeds.split(",")]
-            plans = [(f"emodb_{name}", LOSS_BASED, seeds, not args.no_single_task),
-                     (f"emodb_{name}_gradient", GRADIENT_BASED, gradient_seeds, False)]
+            plans = [(f"emodb_{name}", LOSS_BASED, seeds, not args.no_single_task)]
+            if args.gradient_strategies:
+                plans.append((f"emodb_{name}_gradient", args.gradient_strategies.split(","), gradient_seeds, False))
         else:
             plans = [(f"emodb_{name}", ["static", "druw"], seeds, not args.no_single_task)]
         for folder, strategies, plan_seeds, single in plans:
