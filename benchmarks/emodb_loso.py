@@ -29,6 +29,8 @@ CONFIGS = {
     "blstm": ROOT / "benchmarks" / "recipes" / "emodb_cnn_blstm_att.yaml",
     "wave": ROOT / "benchmarks" / "recipes" / "emodb_wave_lstm.yaml",
 }
+COLUMN_ORDER = ["model", "strategy", "UA %", "WA %", "macro-F1 %", "UA % (seed ensemble)", "gender acc %",
+                "final weights", "val UA %", "train time (s)"]
 LOSS_BASED = ["static", "softmax", "uw", "ruw", "rruw", "dwa", "druw"]
 GRADIENT_BASED = ["gradnorm", "pcgrad", "mgda", "famo"]
 
@@ -110,6 +112,7 @@ def main() -> None:
     table = pd.DataFrame(rows)
     best = table.loc[table["_val_ua"].idxmax()]  # chosen on validation speakers, never on test
     table = table.drop(columns=["_ua_mean", "_ensemble_ua", "_val_ua"]).fillna("-")
+    table = table[[c for c in COLUMN_ORDER if c in table.columns] + [c for c in table.columns if c not in COLUMN_ORDER]]
     write_outputs(args.out, "emodb_loso", table, {"seeds": seeds, "best": {"model": best["model"], "strategy": best["strategy"]}})
     print(markdown_table(table))
     print(f"\nbest configuration by validation UA: {best['model']} / {best['strategy']} "

@@ -105,7 +105,8 @@ def score_tasks(tasks: list[TaskSpec], outputs: dict[str, np.ndarray], targets: 
             keep = np.isfinite(truth) if truth.ndim == 1 else np.isfinite(truth).all(1)
             if keep.sum() < 2:
                 continue
-            scores[task.name] = task_metrics(task.kind, truth[keep], out[keep])
+            names = list(task.columns) if task.kind == "multi_regression" else None
+            scores[task.name] = task_metrics(task.kind, truth[keep], out[keep], names=names)
     return scores
 
 
