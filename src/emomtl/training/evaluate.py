@@ -8,12 +8,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emomtl.evaluation.metrics import task_metrics
+from emomtl.evaluation.metrics import higher_is_better, task_metrics
 from emomtl.models.tasks import IGNORE_INDEX, TaskSpec, task_loss
 from emomtl.training.batches import InputSpec, Standardizer, _stack, make_batch, windows
 
-#: Metrics where lower is better; the score uses their reciprocal (as the ExVo score does for MAE).
-LOWER_IS_BETTER = {"mae", "rmse", "nll"}
+def selection_sign(metric: str) -> float:
+    """+1 when a larger ``metric`` is better, -1 when smaller is (unknown names count as larger-is-better)."""
+    try:
+        return 1.0 if higher_is_better(metric) else -1.0
+    except KeyError:
+        return 1.0
 
 
 def _to_probabilities(task: TaskSpec, output: torch.Tensor) -> torch.Tensor:
@@ -124,7 +128,7 @@ def combined_score(tasks: list[TaskSpec], scores: dict[str, dict[str, float]], k
             continue
         metric = headline_metric(task)
         value = scores[task.name][metric]
-        values.append(1.0 / max(value, 1e-12) if metric in LOWER_IS_BETTER else value)
+        values.append(value if selection_sign(metric) > 0 else 1.0 / max(value, 1e-12))  # 1/MAE as in the ExVo score
     if not values:
         return float("nan")
     if kind == "hmean":

@@ -14,6 +14,7 @@ import numpy as np
 
 from emomtl.errors import ConfigError
 from emomtl.models.exit_search import ExitSearchResult, grid_search_exits, with_exits
+from emomtl.training.evaluate import selection_sign
 from emomtl.training.experiment import build_splits, plan_arms, scored_tasks
 from emomtl.training.loop import SplitJob, SplitTrainer
 from emomtl.training.logs import RunLogger
@@ -46,5 +47,5 @@ def search_exits(recipe: dict[str, Any], out_dir: Path, folds: int = 1,
             scores.append(float(best[metric]))
         return float(np.mean(scores))
 
-    lower = metric.endswith(("loss", ".mae", ".rmse", ".nll"))
-    return grid_search_exits(evaluate, [t.name for t in tasks], num_blocks, candidates, higher_is_better=not lower)
+    return grid_search_exits(evaluate, [t.name for t in tasks], num_blocks, candidates,
+                             higher_is_better=selection_sign(metric) > 0)

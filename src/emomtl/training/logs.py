@@ -28,7 +28,8 @@ class RunLogger:
             else:  # drop the steps of the epoch that was interrupted; it is replayed
                 steps = pd.read_csv(self.steps_path)
                 steps[steps["epoch"] < resumed_epochs].to_csv(self.steps_path, index=False)
-        self._step_columns: list[str] | None = None
+        self._step_columns: list[str] = (pd.read_csv(self.steps_path, nrows=0).columns.tolist()
+                                         if self.steps_path.exists() else [])
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -54,24 +55,20 @@ class RunLogger:
         if not self.enabled:
             return
         frame = pd.DataFrame([row])
-        exists = self.steps_path.exists()
-        if exists:
-            columns = pd.read_csv(self.steps_path, nrows=0).columns.tolist()
-            frame = frame.reindex(columns=columns + [c for c in frame.columns if c not in columns])
-            if list(frame.columns) != columns:  # a new column (a task first seen): rewrite with the wider header
-                pd.concat([pd.read_csv(self.steps_path), frame]).to_csv(self.steps_path, index=False)
-                return
-        frame.to_csv(self.steps_path, mode="a", header=not exists, index=False)
+        columns = self._step_columns
+        frame = frame.reindex(columns=columns + [c for c in frame.columns if c not in columns])
+        if columns and list(frame.columns) != columns:  # a new column (a task first seen): rewrite, wider header
+            pd.concat([pd.read_csv(self.steps_path), frame]).to_csv(self.steps_path, index=False)
+        else:
+            frame.to_csv(self.steps_path, mode="a", header=not columns, index=False)
+        self._step_columns = list(frame.columns)
         if self._writer:
             for key, value in row.items():
                 if key not in ("step", "epoch") and isinstance(value, (int, float)):
                     self._writer.add_scalar(f"step/{key}", value, row["step"])
 
     def epoch(self, row: dict[str, Any]) -> None:
-        if self.history and self.history[-1] is not row:
-            self.history.append(row)
-        elif not self.history:
-            self.history.append(row)
+        """Rewrite ``history.csv`` from the run's history (the caller has appended ``row`` to it)."""
         if not self.enabled:
             return
         pd.DataFrame(self.history).to_csv(self.out_dir / "history.csv", index=False)

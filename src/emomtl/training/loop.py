@@ -31,7 +31,7 @@ from emomtl.training.batches import (InputSpec, Standardizer, batches, epoch_ord
 from emomtl.training.checkpoint import (load_checkpoint, recipe_fingerprint, restore_rng_state, rng_state,
                                         save_checkpoint, seed_everything)
 from emomtl.training.evaluate import (combined_score, flatten_scores, predict_outputs, prediction_table,
-                                      score_tasks, task_losses)
+                                      score_tasks, selection_sign, task_losses)
 from emomtl.training.logs import RunLogger
 from emomtl.training.optim import build_optimizer, build_scheduler
 from emomtl.training.prepare import PreparedCorpus
@@ -229,8 +229,7 @@ class SplitTrainer:
         metric = self.train_cfg["select_metric"]
         if metric not in row:
             raise ConfigError(f"train.select_metric: {metric!r} is not computed; available: {sorted(k for k in row if k.startswith('val.'))}")
-        value = float(row[metric])
-        return -value if metric.endswith(("loss", ".mae", ".rmse", ".nll")) else value
+        return selection_sign(metric) * float(row[metric])
 
     def fit(self, logger: RunLogger) -> None:
         cfg = self.train_cfg
