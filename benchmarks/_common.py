@@ -54,20 +54,37 @@ def run_predictions(run_dir: Path, strategy: str) -> dict[int, pd.DataFrame]:
     return {seed: pd.concat(frames, ignore_index=True) for seed, frames in sorted(per_seed.items())}
 
 
+def ensemble_scores(predictions: dict[int, pd.DataFrame], size: int, task: str = "emotion") -> list[dict[str, float]]:
+    """Pooled scores of ensembles of ``size`` seeds over disjoint seed groups (seeds in order: 0-2, 3-5, ...)."""
+    seeds = sorted(predictions)
+    groups = [seeds[i : i + size] for i in range(0, len(seeds) - size + 1, size)]
+    return [pooled_metrics(ensemble_predictions([predictions[s] for s in group], task), task, "classification")
+            for group in groups]
+
+
 def summarise(run_dir: Path, label: str, main_task: str = "emotion", extra_tasks: tuple[str, ...] = ("gender",),
-              wall_time_s: float | None = None) -> list[dict[str, Any]]:
-    """One row per strategy: pooled UA/WA/F1 per seed (mean ± std), the seed ensemble, other tasks, weights."""
+              wall_time_s: float | None = None, ensemble_size: int | None = None) -> list[dict[str, Any]]:
+    """One row per strategy: pooled UA/WA/F1 per seed (mean ± std), the seed ensemble, other tasks, weights.
+
+    With ``ensemble_size`` k, the row describes the *k-seed ensemble* as the configuration: its UA/WA/F1 are
+    mean ± std over disjoint groups of k seeds (so 9 seeds give 3 independent ensembles).
+    """
     results = pd.read_csv(run_dir / "results.csv")
     rows = []
     for strategy, group in results.groupby("strategy", sort=False):
         predictions = run_predictions(run_dir, strategy)
         has_main = f"{main_task}.true" in next(iter(predictions.values())).columns
         nan = {"ua": float("nan"), "wa": float("nan"), "macro_f1": float("nan")}
-        scores = [pooled_metrics(p, main_task, "classification") if has_main else nan for p in predictions.values()]
+        if ensemble_size and has_main:
+            scores = ensemble_scores(predictions, ensemble_size, main_task)
+        else:
+            scores = [pooled_metrics(p, main_task, "classification") if has_main else nan for p in predictions.values()]
         ensemble = (pooled_metrics(ensemble_predictions(list(predictions.values()), main_task), main_task,
                                    "classification") if has_main else nan)
         row: dict[str, Any] = {
-            "model": label, "strategy": strategy,
+            "model": label if not ensemble_size else f"{label}, {ensemble_size}-seed ensemble "
+                                                       f"({len(scores)} x {ensemble_size} seeds)",
+            "strategy": strategy,
             "UA %": pct([s["ua"] for s in scores]), "WA %": pct([s["wa"] for s in scores]),
             "macro-F1 %": pct([s["macro_f1"] for s in scores]),
             "UA % (seed ensemble)": f"{100 * ensemble['ua']:.1f}" if has_main else "-",

@@ -12,6 +12,8 @@ from the training speakers of each fold; the test speaker is never looked at bef
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 from pathlib import Path
 
 import _common  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported)
@@ -72,6 +74,34 @@ def svm_reference(root: Path, seeds: list[int]) -> list[dict]:
     return rows
 
 
+def reuse_runs(source: Path, target: Path, arms: list[str]) -> None:
+    """Hard-link finished runs of ``arms`` from one benchmark folder into another (they resume as done)."""
+    for arm in arms:
+        folder = source / "runs" / arm.replace(":", "_")
+        for run in folder.glob("*_seed*") if folder.is_dir() else []:
+            destination = target / "runs" / folder.name / run.name
+            if (run / "metrics.json").exists() and not destination.exists():
+                shutil.copytree(run, destination, copy_function=os.link)
+
+
+def ensemble_rows(recipe: dict, args: argparse.Namespace, mlp_rows: list[dict], seeds: list[int]) -> list[dict]:
+    """Seed ensembles as configurations: the arm chosen on validation plus the comparison arms, over disjoint
+    groups of ``--ensemble-size`` seeds (``--ensemble-repeats`` groups), so each ensemble UA is an independent draw."""
+    scored = [r for r in mlp_rows if np.isfinite(r["_val_ua"])]
+    best = max(scored, key=lambda r: r["_val_ua"])["strategy"]  # validation speakers only
+    arms = list(dict.fromkeys(best if a == "best" else a for a in args.ensemble_arms.split(",")))
+    all_seeds = list(range(args.ensemble_size * args.ensemble_repeats))
+    run_dir = args.runs / "emodb_mlp_ensemble"
+    reuse_runs(args.runs / "emodb_mlp", run_dir, arms)
+    weightings = [a for a in arms if not a.startswith("single:")]
+    singles = [a.split(":", 1)[1] for a in arms if a.startswith("single:")]
+    with Timer() as timer:
+        run_experiment(recipe, run_dir, weightings=weightings, single_task=singles, seeds=all_seeds, jobs=args.jobs)
+    print(f"emodb_mlp_ensemble: {timer.seconds:.0f} s wall time, {len(arms)} arm(s) x 10 folds x {len(all_seeds)} "
+          f"seeds (seeds {seeds} reused)", flush=True)
+    return summarise(run_dir, "mlp", ensemble_size=args.ensemble_size)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding emodb/")
@@ -82,6 +112,11 @@ def main() -> None:
     parser.add_argument("--gradient-seeds", default="0", help="seeds of the (slower) gradient-based strategies of mlp")
     parser.add_argument("--gradient-strategies", default=",".join(GRADIENT_BASED),
                         help="gradient-based strategies run for mlp (empty: none)")
+    parser.add_argument("--no-reference", action="store_true", help="skip the SVM anchor (partial runs only)")
+    parser.add_argument("--ensemble-size", type=int, default=3, help="seeds per ensemble (1: no ensemble rows)")
+    parser.add_argument("--ensemble-repeats", type=int, default=3, help="independent ensembles (disjoint seeds)")
+    parser.add_argument("--ensemble-arms", default="best,static,druw,single:emotion",
+                        help="mlp arms run as seed ensembles; 'best' = the arm of highest validation UA")
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "benchmarks", help="run folders (resumable)")
@@ -89,7 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     root = require_corpus(args.data, "emodb")
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows = svm_reference(root, seeds)
+    rows = [] if args.no_reference else svm_reference(root, seeds)
     for name in args.configs.split(","):
         recipe = load_recipe(CONFIGS[name], [f"data.root={root}", *args.override])
         if args.strategies:
@@ -99,8 +134,10 @@ def main() -> None:
             plans = [(f"emodb_{name}", LOSS_BASED, seeds, not args.no_single_task)]
             if args.gradient_strategies:
                 plans.append((f"emodb_{name}_gradient", args.gradient_strategies.split(","), gradient_seeds, False))
-        else:
-            plans = [(f"emodb_{name}", ["static", "druw"], seeds, not args.no_single_task)]
+        else:  # the CPU-heavy models: arms and seeds of the benchmark recipe (a reduced budget, stated there)
+            compare = recipe.get("compare") or {}
+            plans = [(f"emodb_{name}", compare.get("weightings") or [recipe["weighting"]["name"]],
+                      recipe["train"]["seeds"], compare.get("single_task", False) and not args.no_single_task)]
         for folder, strategies, plan_seeds, single in plans:
             run_dir = args.runs / folder
             with Timer() as timer:
@@ -109,14 +146,22 @@ def main() -> None:
             print(f"{folder}: {timer.seconds:.0f} s wall time, {len(strategies) + single} arm(s) x 10 folds x "
                   f"{len(plan_seeds)} seed(s)", flush=True)
             rows.extend(summarise(run_dir, name))
+        if name == "mlp" and args.ensemble_size > 1:
+            rows.extend(ensemble_rows(recipe, args, [r for r in rows if r["model"] == "mlp"], seeds))
     table = pd.DataFrame(rows)
-    best = table.loc[table["_val_ua"].idxmax()]  # chosen on validation speakers, never on test
+    single_models = table[~table["model"].str.contains("ensemble")]
+    best = single_models.loc[single_models["_val_ua"].idxmax()]  # chosen on validation speakers, never on test
+    deployed = table[table["model"].str.contains("ensemble") & (table["strategy"] == best["strategy"])
+                     & table["model"].str.startswith(f"{best['model']},")]
     table = table.drop(columns=["_ua_mean", "_ensemble_ua", "_val_ua"]).fillna("-")
     table = table[[c for c in COLUMN_ORDER if c in table.columns] + [c for c in table.columns if c not in COLUMN_ORDER]]
-    write_outputs(args.out, "emodb_loso", table, {"seeds": seeds, "best": {"model": best["model"], "strategy": best["strategy"]}})
+    write_outputs(args.out, "emodb_loso", table, {"seeds": seeds, "best": {"model": best["model"], "strategy": best["strategy"]},
+                                                  "best_as_ensemble": deployed.to_dict(orient="records")})
     print(markdown_table(table))
     print(f"\nbest configuration by validation UA: {best['model']} / {best['strategy']} "
           f"(test UA {best['UA %']}, seed ensemble {best['UA % (seed ensemble)']})")
+    for _, row in deployed.iterrows():
+        print(f"as a seed ensemble: {row['model']} / {row['strategy']}: test UA {row['UA %']} (mean ± std over ensembles)")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import yaml
 
 from emomtl.cli.main import main
 from emomtl.config import apply_overrides, find_recipe, load_recipe, resolve_recipe
+from emomtl.errors import ConfigError
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
 MINIMAL = {"tasks": [{"name": "emotion"}], "model": {"name": "functional_mlp"},
@@ -74,3 +75,13 @@ def test_overrides_may_follow_options(tmp_path, capsys):
     path.write_text(yaml.safe_dump(MINIMAL))
     assert main(["cv", str(path), "--out", str(tmp_path / "run"), "train.nothing=1"]) == 2
     assert "train.nothing: unknown key" in capsys.readouterr().err
+
+
+def test_list_elements_are_addressed_by_index():
+    recipe = {**MINIMAL, "tasks": [{"name": "emotion"}, {"name": "gender"}]}
+    out = apply_overrides(recipe, ["tasks.1.loss=nll", "tasks.-2.label_smoothing=0.1"])
+    assert out["tasks"] == [{"name": "emotion", "label_smoothing": 0.1}, {"name": "gender", "loss": "nll"}]
+    assert recipe["tasks"][1] == {"name": "gender"}  # the original is untouched
+    for bad in ("tasks.2.loss=ce", "tasks.first.loss=ce"):
+        with pytest.raises(ConfigError, match=r"tasks\.(2|first) is not an index of a list of 2"):
+            apply_overrides(recipe, [bad])

@@ -204,19 +204,30 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(recipe: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of ``recipe`` with each ``a.b.c=value`` override set (creating mappings as needed)."""
+    """Return a copy of ``recipe`` with each ``a.b.c=value`` override set (creating mappings as needed).
+
+    A list element is addressed by its index: ``tasks.0.label_smoothing=0.1``.
+    """
     recipe = copy.deepcopy(recipe)
     for text in overrides:
         path, value = parse_override(text)
-        node = recipe
-        for i, part in enumerate(path[:-1]):
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"override {text!r}: {'.'.join(path[: i + 1])} is not a mapping")
-            node = child
-        node[path[-1]] = value
+        node: Any = recipe
+        for i, part in enumerate(path):
+            where = ".".join(path[: i + 1])
+            if isinstance(node, list):
+                if not part.lstrip("-").isdigit() or not -len(node) <= int(part) < len(node):
+                    raise ConfigError(f"override {text!r}: {where} is not an index of a list of {len(node)}")
+                key: Any = int(part)
+            elif isinstance(node, dict):
+                key = part
+            else:
+                raise ConfigError(f"override {text!r}: {'.'.join(path[:i])} is not a mapping or a list")
+            if i == len(path) - 1:
+                node[key] = value
+            else:
+                if isinstance(node, dict) and node.get(key) is None:
+                    node[key] = {}
+                node = node[key]
     return recipe
 
 

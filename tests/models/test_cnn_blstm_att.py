@@ -67,3 +67,11 @@ def test_functional_mlp_layers_follow_the_hidden_sizes():
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.trunk)
     with pytest.raises(ConfigError, match=r"model\.name: functional_mlp \(openSMILE functionals\) requested"):
         build_model({"name": "functional_mlp"}, make_tasks(), {"logmel": (64, 10)})
+
+
+def test_functional_mlp_input_dropout_drops_inputs_in_training_only():
+    model = build_model({"name": "functional_mlp", "hidden": [8], "input_batchnorm": False, "input_dropout": 0.5},
+                        make_tasks(), {"functionals": (88,)})
+    assert isinstance(model.trunk[0], torch.nn.Dropout) and model.trunk[0].p == 0.5
+    with pytest.raises(ConfigError, match="input_dropout"):
+        build_model({"name": "functional_mlp", "input_dropout": 1.5}, make_tasks(), {"functionals": (88,)})

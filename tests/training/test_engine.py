@@ -131,6 +131,15 @@ def test_plan_arms_merges_compare_params():
     assert arms[1].weighting == {"name": "uw", "init": 0.5}
 
 
+def test_plan_arms_can_name_the_single_task_baselines():
+    recipe = {"weighting": {"name": "static"}, "compare": {},
+              "tasks": [{"name": "emotion"}, {"name": "gender"}, {"name": "speaker", "auxiliary": True}]}
+    assert [a.label for a in plan_arms(recipe, [], single_task=["emotion"])] == ["single:emotion"]
+    assert [a.label for a in plan_arms(recipe, ["uw"], single_task=True)] == ["uw", "single:emotion", "single:gender"]
+    with pytest.raises(ConfigError, match="'speaker': not a main task"):
+        plan_arms(recipe, [], single_task=["speaker"])
+
+
 def test_parallel_jobs_give_the_same_results_as_sequential(recipe, tmp_path):
     recipe["train"]["epochs"] = 2
     recipe["train"]["max_folds"] = 2

@@ -25,6 +25,7 @@ class FunctionalMLPSettings:
 
     hidden: list[int] = field(default_factory=lambda: [256, 128])
     dropout: float = 0.3
+    input_dropout: float = 0.0
     input_batchnorm: bool = True
     head_hidden: int | None = None
 
@@ -32,6 +33,7 @@ class FunctionalMLPSettings:
         if self.hidden:
             require_positive(where, hidden=self.hidden)
         require_probability(where, dropout=self.dropout)
+        require_probability(where, input_dropout=self.input_dropout)
 
 
 @register_model
@@ -51,6 +53,8 @@ class FunctionalMLP(MultiTaskModel):
         self.input_keys = ("functionals",)
         (width,) = self.input_shape(input_shapes, "functionals", 1, "model.name", "(dim,)")
         layers: list[nn.Module] = [nn.BatchNorm1d(width)] if settings.input_batchnorm else []
+        if settings.input_dropout:  # drops whole functionals: a regulariser for thousands of correlated inputs
+            layers.append(nn.Dropout(settings.input_dropout))
         for hidden in settings.hidden:
             layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(settings.dropout)]
             width = hidden

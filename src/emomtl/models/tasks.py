@@ -48,6 +48,7 @@ class TaskSpec:
     auxiliary: bool = False
     exit_block: int | None = None
     metric: str | None = None
+    label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         where = f"tasks.{self.name}"
@@ -61,6 +62,8 @@ class TaskSpec:
         self.loss = self.loss or ("ce" if self.kind == "classification" else "mse")
         if self.loss not in _LOSSES[self.kind]:
             raise ConfigError(f"{where}.loss: {self.loss!r} is not valid for {self.kind}; use one of {_LOSSES[self.kind]}")
+        if not 0.0 <= self.label_smoothing < 1.0 or (self.label_smoothing and self.loss != "ce"):
+            raise ConfigError(f"{where}.label_smoothing: {self.label_smoothing!r} must be in [0, 1) and needs loss 'ce'")
         if self.activation not in _ACTIVATIONS:
             raise ConfigError(f"{where}.activation: {self.activation!r} is not one of {_ACTIVATIONS}")
 
@@ -153,7 +156,7 @@ def task_loss(task: TaskSpec, output: torch.Tensor, target: torch.Tensor) -> tor
             return None
         if task.loss == "nll":
             return F.nll_loss(output[mask], target[mask])
-        return F.cross_entropy(output[mask], target[mask])
+        return F.cross_entropy(output[mask], target[mask], label_smoothing=task.label_smoothing)
     if task.kind == "regression":
         output = output.reshape(-1)
         mask = torch.isfinite(target)

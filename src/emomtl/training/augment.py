@@ -9,7 +9,7 @@ import torch
 
 from emomtl.errors import ConfigError
 
-KNOWN = {"specaugment", "gain", "noise"}
+KNOWN = {"specaugment", "gain", "noise", "feature_noise"}
 
 
 def check_augment(config: dict[str, Any]) -> None:
@@ -50,4 +50,10 @@ def augment_batch(batch: dict[str, torch.Tensor], config: dict[str, Any], rng: n
     if "noise" in config and "waveform" in batch:
         noise = torch.from_numpy(rng.standard_normal(batch["waveform"].shape).astype(np.float32))
         batch["waveform"] = batch["waveform"] + float(config["noise"]) * noise
+    if "feature_noise" in config:  # Gaussian noise on (standardised) utterance-level feature vectors
+        sigma = float(config["feature_noise"])
+        for name, values in batch.items():
+            if values.dim() == 2 and values.is_floating_point() and name != "waveform":
+                noise = torch.from_numpy(rng.standard_normal(values.shape).astype(np.float32))
+                batch[name] = values + sigma * noise
     return batch

@@ -20,7 +20,11 @@ from emomtl.features.cropping import fit_length
 
 @dataclass
 class InputSpec:
-    """How one input is shaped into a batch (a recipe's ``inputs.<name>``)."""
+    """How one input is shaped into a batch (a recipe's ``inputs.<name>``).
+
+    ``pad_value`` is in the feature's own units (e.g. -80 dB of silence for a log-mel spectrogram): inputs are
+    cropped or padded to ``length`` first and standardised afterwards, so padding looks like quiet input.
+    """
 
     name: str
     length: int | None = None
@@ -138,11 +142,11 @@ def make_batch(
         arrays = []
         for i in rows:
             array = np.asarray(inputs[name][i], dtype=np.float32)
-            if standardizer is not None:
-                array = standardizer.apply(name, array, spec, int(i))
-            if spec.length is not None and spec.time_axis is not None:
+            if spec.length is not None and spec.time_axis is not None:  # pad in feature units, then standardise
                 mode = spec.train_crop if train else ("center" if spec.eval_crop == "windows" else spec.eval_crop)
                 array = fit_length(array, spec.length, axis=spec.time_axis, mode=mode, pad_value=spec.pad_value, rng=rng)
+            if standardizer is not None:
+                array = standardizer.apply(name, array, spec, int(i))
             arrays.append(array)
         batch[name], mask = _stack(arrays, spec)
         if mask is not None:

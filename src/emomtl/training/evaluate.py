@@ -54,9 +54,9 @@ def predict_outputs(
     pieces, owner = [], []
     for position, row in enumerate(rows):
         array = np.asarray(inputs[windowed][row], dtype=np.float32)
+        cut = windows(array, spec, max_windows)  # padded in feature units, then standardised (as in training)
         if standardizer is not None:
-            array = standardizer.apply(windowed, array, spec, int(row))
-        cut = windows(array, spec, max_windows)
+            cut = [standardizer.apply(windowed, piece, spec, int(row)) for piece in cut]
         pieces.extend(cut)
         owner.extend([position] * len(cut))
     owner_index = torch.tensor(owner)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import numpy as np
@@ -44,19 +45,26 @@ class Arm:
     task_names: list[str] | None = None  # None: every task of the recipe
 
 
-def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None, single_task: bool = False) -> list[Arm]:
-    """The strategies to run: the recipe's own (``train``/``cv``) or a list (``compare``), plus baselines."""
+def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None,
+              single_task: bool | Sequence[str] = False) -> list[Arm]:
+    """The strategies to run: the recipe's own (``train``/``cv``) or a list (``compare``), plus baselines.
+
+    ``single_task`` adds a single-task baseline per non-auxiliary task (``True``) or for the tasks named.
+    ``weightings=[]`` with named single tasks plans the baselines alone.
+    """
     params = recipe["compare"].get("params") or {}
     own = recipe["weighting"]
     arms = []
-    for name in weightings or [own["name"]]:
+    for name in weightings if weightings is not None else [own["name"]]:
         config = dict(own) if name == own["name"] else {"name": name}
         config.update(params.get(name, {}))
         arms.append(Arm(name, config))
-    if single_task:
-        for task in recipe["tasks"]:
-            if not task.get("auxiliary"):
-                arms.append(Arm(f"single:{task['name']}", {"name": "static"}, [task["name"]]))
+    names = [t["name"] for t in recipe["tasks"] if not t.get("auxiliary")]
+    wanted = names if single_task is True else list(single_task or [])
+    unknown = sorted(set(wanted) - set(names))
+    if unknown:
+        raise ConfigError(f"single-task baseline for {unknown[0]!r}: not a main task of the recipe ({names})")
+    arms += [Arm(f"single:{name}", {"name": "static"}, [name]) for name in names if name in wanted]
     return arms
 
 
@@ -127,7 +135,7 @@ def _run_job(job: SplitJob, resume: bool) -> dict[str, Any]:
 
 
 def run_experiment(
-    recipe: dict[str, Any], run_dir: Path, weightings: list[str] | None = None, single_task: bool = False,
+    recipe: dict[str, Any], run_dir: Path, weightings: list[str] | None = None, single_task: bool | Sequence[str] = False,
     seeds: list[int] | None = None, resume: bool = True, progress: bool = False, prepared: PreparedCorpus | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None, jobs: int = 1,
 ) -> pd.DataFrame:

@@ -1,0 +1,78 @@
+"""Choose the functional-MLP settings of ``recipes/emodb_loso.yaml`` on validation speakers only.
+
+    python benchmarks/emodb_tuning.py --seeds 0 --jobs 2
+
+Each variant (a list of recipe overrides) is trained leave-one-speaker-out; its score is the mean emotion UA
+on the two validation speakers of every fold (before the refit), so the choice never looks at a test speaker.
+Test UA is printed beside it for the record only. Writes ``benchmarks/results/emodb_tuning.{md,csv,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import _common  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported)
+import pandas as pd
+from _common import DEFAULT_DATA, ROOT, Timer, markdown_table, require_corpus, summarise, write_outputs
+
+from emomtl.config import load_recipe
+from emomtl.training.experiment import run_experiment
+
+RECIPE = ROOT / "recipes" / "emodb_loso.yaml"
+BASE: list[str] = []
+VARIANTS: dict[str, list[str]] = {
+    "base (hidden 256-128, dropout 0.5)": [],
+    "input dropout 0.2": ["model.input_dropout=0.2"],
+    "input dropout 0.5": ["model.input_dropout=0.5"],
+    "feature noise 0.3": ["train.augment.feature_noise=0.3"],
+    "label smoothing 0.1": ["tasks.0.label_smoothing=0.1"],
+    "hidden 512-256": ["model.hidden=[512,256]"],
+    "60 epochs": ["train.epochs=60"],
+    "input dropout 0.2 + noise 0.3 + smoothing 0.1": ["model.input_dropout=0.2", "train.augment.feature_noise=0.3",
+                                                        "tasks.0.label_smoothing=0.1"],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding emodb/")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--strategies", default="static", help="arms tuned (e.g. static,druw)")
+    parser.add_argument("--single-task", action="store_true", help="also tune the single-task arms")
+    parser.add_argument("--variants", help=f"comma-separated indices into the {len(VARIANTS)} variants (default all)")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "benchmarks" / "tuning")
+    args = parser.parse_args()
+    root = require_corpus(args.data, "emodb")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    names = list(VARIANTS)
+    chosen = [names[int(i)] for i in args.variants.split(",")] if args.variants else names
+    rows = []
+    for index, name in enumerate(names):
+        if name not in chosen:
+            continue
+        recipe = load_recipe(RECIPE, [f"data.root={root}", *BASE, *VARIANTS[name]])
+        run_dir = args.runs / f"variant{index}"
+        with Timer() as timer:
+            run_experiment(recipe, run_dir, weightings=args.strategies.split(","), single_task=args.single_task, seeds=seeds,
+                           jobs=args.jobs)
+        for row in summarise(run_dir, "mlp"):
+            if row["strategy"] == "single:gender":
+                continue
+            rows.append({"variant": name, "overrides": " ".join(VARIANTS[name]) or "-", "strategy": row["strategy"],
+                         "val UA % (selects)": row["val UA %"], "test UA % (record only)": row["UA %"],
+                         "wall time (s)": f"{timer.seconds:.0f}", "_val": row["_val_ua"]})
+        print(f"{name}: {timer.seconds:.0f} s", flush=True)
+    table = pd.DataFrame(rows)
+    best = {strategy: group.loc[group["_val"].idxmax(), "variant"] for strategy, group in table.groupby("strategy")}
+    table = table.drop(columns=["_val"])
+    write_outputs(args.out, "emodb_tuning", table, {"seeds": seeds, "best_by_validation": best})
+    print(markdown_table(table))
+    for strategy, variant in best.items():
+        print(f"best by validation UA for {strategy}: {variant}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Batches: padding happens in feature units before standardisation; vector-feature noise; label smoothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from emomtl.errors import ConfigError
+from emomtl.models.tasks import TaskSpec, task_loss
+from emomtl.training.augment import augment_batch, check_augment
+from emomtl.training.batches import InputSpec, Standardizer, make_batch
+from emomtl.training.evaluate import predict_outputs
+
+
+def _logmel_inputs() -> tuple[dict[str, list[np.ndarray]], dict[str, InputSpec]]:
+    rng = np.random.default_rng(0)
+    inputs = {"logmel": [rng.normal(-30, 10, (4, 12)).astype(np.float32) for _ in range(3)]}
+    return inputs, {"logmel": InputSpec("logmel", length=20, train_crop="start", eval_crop="start", pad_value=-80.0,
+                                        standardize=True, time_axis=1)}
+
+
+def test_padding_is_in_feature_units_and_standardised_with_the_rest():
+    inputs, specs = _logmel_inputs()
+    rows = np.arange(3)
+    standardizer = Standardizer.fit(inputs, rows, specs)
+    batch = make_batch(inputs, rows, specs, standardizer, train=True, rng=np.random.default_rng(0))["logmel"]
+    mean, std = standardizer.mean["logmel"], standardizer.std["logmel"]
+    expected_pad = (-80.0 - mean) / std  # per mel band
+    np.testing.assert_allclose(batch[0, :, 12:].numpy(), np.repeat(expected_pad[:, None], 8, axis=1), rtol=1e-5)
+    np.testing.assert_allclose(batch[0, :, :12].numpy(), (inputs["logmel"][0] - mean[:, None]) / std[:, None], rtol=1e-4)
+
+
+class _MeanModel(torch.nn.Module):
+    """Scores each input by the mean of its (standardised) values: exposes how padding was applied."""
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        mean = batch["logmel"].mean(dim=(1, 2))
+        return {"emotion": torch.stack([mean, -mean], dim=1)}
+
+
+def test_windowed_evaluation_pads_like_training():
+    inputs, specs = _logmel_inputs()
+    rows = np.arange(3)
+    standardizer = Standardizer.fit(inputs, rows, specs)
+    task = TaskSpec("emotion", classes=["a", "b"])
+    start = predict_outputs(_MeanModel(), inputs, rows, specs, standardizer, [task])["emotion"]
+    specs["logmel"].eval_crop = "windows"  # one padded window per (short) utterance: the same input as above
+    windowed = predict_outputs(_MeanModel(), inputs, rows, specs, standardizer, [task])["emotion"]
+    np.testing.assert_allclose(windowed, start, rtol=1e-5)
+
+
+def test_feature_noise_touches_feature_vectors_only():
+    check_augment({"feature_noise": 0.5})
+    batch = {"functionals": torch.zeros(64, 100), "waveform": torch.zeros(64, 100), "logmel": torch.zeros(2, 4, 5)}
+    out = augment_batch(batch, {"feature_noise": 0.5}, np.random.default_rng(0))
+    assert out["functionals"].std().item() == pytest.approx(0.5, rel=0.05)
+    assert not out["waveform"].any() and not out["logmel"].any() and not batch["functionals"].any()
+
+
+def test_label_smoothing_raises_the_loss_of_a_confident_correct_prediction():
+    logits, target = torch.tensor([[8.0, 0.0, 0.0]]), torch.tensor([0])
+    plain = task_loss(TaskSpec("emotion", classes=["a", "b", "c"]), logits, target)
+    smooth = task_loss(TaskSpec("emotion", classes=["a", "b", "c"], label_smoothing=0.2), logits, target)
+    expected = torch.nn.functional.cross_entropy(logits, target, label_smoothing=0.2)
+    assert smooth.item() == pytest.approx(expected.item()) and smooth > plain
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        TaskSpec("emotion", loss="nll", label_smoothing=0.1)
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        TaskSpec("emotion", label_smoothing=1.0)
