@@ -1,13 +1,16 @@
-"""Recognizer: a trained checkpoint applied to files or signals, one DataFrame row per input.
+"""Recognizer: trained checkpoints applied to files or signals, one DataFrame row per input.
 
 Modelled on audinterface: ``process_file``, ``process_files`` and ``process_signal`` give identical
 outputs for the same audio. Long recordings are processed in windows of the training length, so a
-10-minute file needs no more memory than its features.
+10-minute file needs no more memory than its features. ``process_files`` extracts features first (optionally in
+worker processes), then runs the model over all files in batches; several checkpoints form an ensemble.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -15,110 +18,205 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emomtl.data.audio import load_audio, prepare_signal
-from emomtl.errors import ConfigError, EmomtlError
-from emomtl.features import create_extractor
+from emomtl.errors import ConfigError
+from emomtl.inference.extraction import Featurizer, Features, extract_files, file_features, signal_features
+from emomtl.inference.speakers import few_file_speakers, speaker_array, speaker_inputs, speaker_standardizer
 from emomtl.models import build_model
 from emomtl.models.tasks import TaskSpec
-from emomtl.training.batches import Standardizer, input_specs
+from emomtl.training.batches import InputSpec, Standardizer, input_specs
 from emomtl.training.checkpoint import load_checkpoint
 from emomtl.training.evaluate import predict_outputs
 
 log = logging.getLogger(__name__)
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+#: Files (and windows) per forward pass of ``process_files``.
+BATCH_SIZE = 64
+
+
+@dataclass
+class Member:
+    """One checkpoint of a recognizer: its model, inputs, training statistics and featurizer."""
+
+    name: str
+    recipe: dict[str, Any]
+    tasks: list[TaskSpec]
+    model: torch.nn.Module
+    specs: dict[str, InputSpec]
+    standardizer: Standardizer
+    featurizer: int  # index into Recognizer.featurizers
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], name: str, featurizer: int) -> "Member":
+        recipe = state["recipe"]
+        tasks = [TaskSpec(**task) for task in state["tasks"]]
+        model = build_model(recipe["model"], tasks, {k: tuple(v) for k, v in state["input_shapes"].items()})
+        model.load_state_dict(state["model"])
+        model.eval()
+        specs = input_specs(recipe)
+        for spec in specs.values():  # whole recordings: windows over every time-varying input
+            if spec.length is not None and spec.time_axis is not None:
+                spec.eval_crop = "windows"
+        return cls(name, recipe, tasks, model, specs, Standardizer.from_state_dict(state["standardizer"]), featurizer)
+
+
+def _task_signature(tasks: list[TaskSpec]) -> dict[str, tuple[Any, ...]]:
+    return {t.name: (t.kind, tuple(t.classes or ()), tuple(t.columns or ())) for t in tasks}
 
 
 class Recognizer:
-    """Predict every task of a trained model for new recordings."""
+    """Predict every task of a trained model (or the average of an ensemble of models) for new recordings."""
 
-    def __init__(self, state: dict[str, Any], max_windows: int | None = None) -> None:
-        self.recipe = state["recipe"]
-        self.tasks = [TaskSpec(**task) for task in state["tasks"]]
-        self.model = build_model(self.recipe["model"], self.tasks, {k: tuple(v) for k, v in state["input_shapes"].items()})
-        self.model.load_state_dict(state["model"])
-        self.model.eval()
-        self.specs = input_specs(self.recipe)
-        for spec in self.specs.values():  # whole recordings: windows over every time-varying input
-            if spec.length is not None and spec.time_axis is not None:
-                spec.eval_crop = "windows"
-        self.standardizer = Standardizer.from_state_dict(state["standardizer"])
-        self.sample_rate = int(self.recipe["data"]["sample_rate"])
-        self.extractors = {name: create_extractor(config, sample_rate=self.sample_rate)
-                           for name, config in self.recipe["features"].items()}
+    def __init__(self, state: dict[str, Any] | Sequence[dict[str, Any]], max_windows: int | None = None,
+                 names: Sequence[str] | None = None) -> None:
+        states = [state] if isinstance(state, dict) else list(state)
+        if not states:
+            raise ConfigError("Recognizer: no checkpoint given")
+        names = list(names) if names is not None else [f"member {i}" for i in range(len(states))]
+        self.featurizers: list[Featurizer] = []
+        self.members = [Member.from_state(s, name, self._featurizer_for(s["recipe"])) for s, name in zip(states, names)]
+        self._check_tasks()
+        first = self.members[0]
+        self.recipe, self.tasks, self.model = first.recipe, first.tasks, first.model
+        self.specs, self.standardizer = first.specs, first.standardizer
+        self.sample_rate = self.featurizers[first.featurizer].sample_rate
+        self.extractors = self.featurizers[first.featurizer].extractors
         self.max_windows = max_windows
-        non_audio = [c["kind"] for c in self.recipe["features"].values() if c["kind"] in ("text_encoder", "video")]
-        self.extra_inputs = non_audio
+        self._warned_global = False
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, **options: Any) -> "Recognizer":
-        return cls(load_checkpoint(Path(path)), **options)
+    def from_checkpoint(cls, path: str | Path | Sequence[str | Path], **options: Any) -> "Recognizer":
+        """One checkpoint, or a list of checkpoints for an ensemble."""
+        if isinstance(path, (str, Path)):
+            return cls(load_checkpoint(Path(path)), names=[str(path)], **options)
+        return cls.from_checkpoints(path, **options)
 
-    # -------------------------------------------------------------- inputs
-    def _features(self, signal: np.ndarray, text: str | None, video: str | None) -> dict[str, list[np.ndarray]]:
-        inputs = {}
-        for name, extractor in self.extractors.items():
-            kind = self.recipe["features"][name]["kind"]
-            if kind == "text_encoder":
-                if text is None:
-                    raise ConfigError(f"features.{name}: this model needs a transcript (text=...)")
-                inputs[name] = [extractor.from_text(text)]
-            elif kind == "video":
-                if video is None:
-                    raise ConfigError(f"features.{name}: this model needs a video file (video=...)")
-                inputs[name] = [extractor.from_path(video)]
-            else:
-                inputs[name] = [extractor.from_signal(signal, self.sample_rate)]
-        return inputs
+    @classmethod
+    def from_checkpoints(cls, paths: Sequence[str | Path], **options: Any) -> "Recognizer":
+        """An ensemble: class probabilities and regression values averaged over the checkpoints."""
+        paths = list(paths)
+        return cls([load_checkpoint(Path(p)) for p in paths], names=[str(p) for p in paths], **options)
 
-    def _row(self, inputs: dict[str, list[np.ndarray]]) -> dict[str, Any]:
+    # ------------------------------------------------------------- set-up
+    def _featurizer_for(self, recipe: dict[str, Any]) -> int:
+        """Index of the featurizer of ``recipe`` (members with equal ``features`` sections share one)."""
+        rate = int(recipe["data"]["sample_rate"])
+        for index, featurizer in enumerate(self.featurizers):
+            if featurizer.matches(recipe["features"], rate):
+                return index
+        self.featurizers.append(Featurizer(recipe["features"], rate))
+        return len(self.featurizers) - 1
+
+    def _check_tasks(self) -> None:
+        expected = _task_signature(self.members[0].tasks)
+        for member in self.members[1:]:
+            found = _task_signature(member.tasks)
+            if found != expected:
+                raise ConfigError(
+                    f"{member.name}: its tasks {found} differ from those of {self.members[0].name} ({expected}); "
+                    "ensemble members must predict the same tasks with the same classes"
+                )
+
+    # ---------------------------------------------------------- prediction
+    def _standardizer(self, member: Member, inputs: dict[str, list[np.ndarray]],
+                      speakers: np.ndarray | None) -> Standardizer:
+        if not speaker_inputs(member.specs):
+            return member.standardizer
+        if speakers is None:
+            if not self._warned_global:
+                log.warning(
+                    "%s standardises inputs per speaker (%s) but no speakers were given: predictions use the training "
+                    "set's global statistics; pass speakers= to process_files (several recordings per speaker) to "
+                    "match training", member.name, ", ".join(speaker_inputs(member.specs)))
+                self._warned_global = True
+            return member.standardizer
+        return speaker_standardizer(member.standardizer, inputs, member.specs, speakers)
+
+    def _member_outputs(self, member: Member, features: list[list[Features]], speakers: np.ndarray | None,
+                        batch_size: int) -> dict[str, np.ndarray]:
+        inputs = {name: [row[member.featurizer][name] for row in features] for name in member.specs}
+        standardizer = self._standardizer(member, inputs, speakers)
+        parts = [{t.name: np.zeros((0, t.output_dim), dtype=np.float32) for t in member.tasks}]
         with torch.no_grad():
-            outputs = predict_outputs(self.model, inputs, np.array([0]), self.specs, self.standardizer, self.tasks,
-                                      max_windows=self.max_windows)
-        row: dict[str, Any] = {}
+            for start in range(0, len(features), batch_size):  # bounded memory: windows of one block at a time
+                rows = np.arange(start, min(start + batch_size, len(features)))
+                parts.append(predict_outputs(member.model, inputs, rows, member.specs, standardizer, member.tasks,
+                                             batch_size=batch_size, max_windows=self.max_windows))
+        return {t.name: np.concatenate([p[t.name] for p in parts]) for t in member.tasks}
+
+    def _predict(self, features: list[list[Features]], speakers: np.ndarray | None = None,
+                 batch_size: int = BATCH_SIZE) -> dict[str, np.ndarray]:
+        """Per-task outputs averaged over the members (probabilities for classification)."""
+        total: dict[str, np.ndarray] = {}
+        for member in self.members:
+            outputs = self._member_outputs(member, features, speakers, batch_size)
+            for name, value in outputs.items():
+                total[name] = total.get(name, 0.0) + value.astype(np.float64)
+        return {name: value / len(self.members) for name, value in total.items()}
+
+    def _frame(self, outputs: dict[str, np.ndarray], index: list[str]) -> pd.DataFrame:
+        """The output columns: label and ``<task>.prob.<class>``, ``<task>``, or ``<task>.<column>``."""
+        columns: dict[str, Any] = {}
         for task in self.tasks:
-            value = outputs[task.name][0]
+            value = outputs[task.name].reshape(len(index), task.output_dim)
             if task.kind == "classification":
-                row[task.name] = task.classes[int(np.argmax(value))]
-                row.update({f"{task.name}.prob.{c}": float(p) for c, p in zip(task.classes, value)})
+                columns[task.name] = np.array(task.classes, dtype=object)[value.argmax(1)]
+                columns.update({f"{task.name}.prob.{c}": value[:, j] for j, c in enumerate(task.classes or [])})
             elif task.kind == "regression":
-                row[task.name] = float(np.reshape(value, -1)[0])
+                columns[task.name] = value[:, 0]
             else:
-                row.update({f"{task.name}.{c}": float(v) for c, v in zip(task.columns, value)})
-        return row
+                columns.update({f"{task.name}.{c}": value[:, j] for j, c in enumerate(task.columns or [])})
+        return pd.DataFrame(columns, index=pd.Index(index, name="file"))
 
     # ------------------------------------------------------------- public
     def process_signal(self, signal: np.ndarray, sampling_rate: int, *, text: str | None = None,
                        video: str | None = None, file: str = "<signal>") -> pd.DataFrame:
         """Predictions for one in-memory signal ((samples,) or (channels, samples))."""
-        prepared = prepare_signal(signal, sampling_rate, self.sample_rate, name=file)
-        row = self._row(self._features(prepared, text, video))
-        return pd.DataFrame([row], index=pd.Index([file], name="file"))
+        features = signal_features(self.featurizers, signal, sampling_rate, name=file, text=text, video=video)
+        return self._frame(self._predict([features]), [file])
 
     def process_file(self, path: str | Path, *, text: str | None = None, video: str | None = None) -> pd.DataFrame:
         """Predictions for one audio file (read, downmixed and resampled like the training data)."""
-        signal = load_audio(path, self.sample_rate)
-        row = self._row(self._features(signal, text, video))
-        return pd.DataFrame([row], index=pd.Index([str(path)], name="file"))
+        features = file_features(self.featurizers, path, text, video)
+        return self._frame(self._predict([features]), [str(path)])
 
-    def process_files(self, paths: Iterable[str | Path], progress: bool = False) -> pd.DataFrame:
-        """One row per file; a file that fails gets its reason in the ``error`` column and the rest go on."""
+    def process_files(self, paths: Iterable[str | Path], progress: bool = False, workers: int = 1,
+                      speakers: Sequence[Any] | None = None, batch_size: int = BATCH_SIZE) -> pd.DataFrame:
+        """One row per file; a file that fails gets its reason in the ``error`` column and the rest go on.
+
+        ``workers > 1`` extracts features in that many processes; the model then runs over all files in batches of
+        ``batch_size``. ``speakers`` (one per path) fits the per-speaker statistics of inputs with
+        ``standardize: speaker`` on each speaker's files (a speaker needs at least two); without them such inputs
+        use the training set's global statistics.
+        """
         paths = [str(p) for p in paths]
-        rows, index = [], []
-        iterator = paths
-        if progress:
-            from rich.progress import track
+        known = None if speakers is None else speaker_array(speakers, len(paths))
+        outcomes = extract_files(self.featurizers, paths, workers=workers, progress=progress)
+        errors: list[str | None] = []
+        for path, outcome in zip(paths, outcomes):
+            if isinstance(outcome, str):
+                log.warning("%s: %s", path, outcome)
+            errors.append(outcome if isinstance(outcome, str) else None)
+        good = [i for i, error in enumerate(errors) if error is None]
+        good_speakers = None if known is None else known[good]
+        self._check_speakers(good_speakers)
+        outputs = self._predict([outcomes[i] for i in good], good_speakers, batch_size)  # type: ignore[misc]
+        frame = self._frame(outputs, [paths[i] for i in good])
+        frame.index = pd.Index(good)
+        frame = frame.reindex(pd.RangeIndex(len(paths)))
+        frame["error"] = pd.Series(errors, dtype=object)
+        frame.index = pd.Index(paths, name="file")
+        return frame
 
-            iterator = track(paths, description="predicting", transient=True)
-        for path in iterator:
-            try:
-                row = self.process_file(path).iloc[0].to_dict()
-                row["error"] = None
-            except (EmomtlError, OSError, ValueError, RuntimeError) as error:
-                log.warning("%s: %s", path, error)
-                row = {"error": str(error)}
-            rows.append(row)
-            index.append(path)
-        return pd.DataFrame(rows, index=pd.Index(index, name="file"))
+    def _check_speakers(self, speakers: np.ndarray | None) -> None:
+        """Log speakers whose files cannot give per-speaker statistics (once each)."""
+        if speakers is None or not any(speaker_inputs(m.specs) for m in self.members):
+            return
+        for speaker, count in few_file_speakers(speakers).items():
+            log.warning("speaker %r has %d usable recording(s); per-speaker normalisation needs at least 2, so its "
+                        "files use the training set's global statistics", speaker, count)
+        unknown = int(sum(s is None for s in speakers))
+        if unknown:
+            log.warning("%d file(s) have no speaker: they use the training set's global statistics", unknown)
 
 
 def expand_inputs(items: Iterable[str | Path]) -> list[Path]:
