@@ -1,10 +1,11 @@
 """Choose the functional-MLP settings of ``recipes/emodb_loso.yaml`` on validation speakers only.
 
-    python benchmarks/emodb_tuning.py --seeds 0 --jobs 2
+    python benchmarks/emodb_tuning.py                 # screen every variant with seed 0, re-run the best 2 with 3 seeds
 
 Each variant (a list of recipe overrides) is trained leave-one-speaker-out; its score is the mean emotion UA
 on the two validation speakers of every fold (before the refit), so the choice never looks at a test speaker.
-Test UA is printed beside it for the record only. Writes ``benchmarks/results/emodb_tuning.{md,csv,json}``.
+Screening uses one seed; the finalists are re-run with three and the choice is theirs. Test UA is printed
+beside it for the record only. Writes ``benchmarks/results/emodb_tuning.{md,csv,json}``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from emomtl.config import load_recipe
 from emomtl.training.experiment import run_experiment
 
 RECIPE = ROOT / "recipes" / "emodb_loso.yaml"
-BASE: list[str] = []
 VARIANTS: dict[str, list[str]] = {
     "base (hidden 256-128, dropout 0.5)": [],
     "input dropout 0.2": ["model.input_dropout=0.2"],
@@ -31,13 +31,42 @@ VARIANTS: dict[str, list[str]] = {
     "60 epochs": ["train.epochs=60"],
     "input dropout 0.2 + noise 0.3 + smoothing 0.1": ["model.input_dropout=0.2", "train.augment.feature_noise=0.3",
                                                         "tasks.0.label_smoothing=0.1"],
+    "no speaker task (emotion + gender)": ["tasks=[{name: emotion, column: emotion}, {name: gender, column: gender}]"],
+    "dropout 0.3": ["model.dropout=0.3"],
+    "lr 0.0005": ["optim.lr=0.0005"],
+    "mixup 0.2": ["train.augment.mixup=0.2"],
+    "mixup 0.4": ["train.augment.mixup=0.4"],
 }
+
+
+def run_variants(root: Path, indices: list[int], seeds: list[int], args: argparse.Namespace, stage: str) -> list[dict]:
+    """Train each variant on every fold and seed; one row per (variant, arm) with its validation and test UA."""
+    names = list(VARIANTS)
+    rows = []
+    for index in indices:
+        name = names[index]
+        recipe = load_recipe(RECIPE, [f"data.root={root}", *VARIANTS[name]])
+        run_dir = args.runs / f"variant{index}_seeds{'-'.join(map(str, seeds))}"
+        with Timer() as timer:
+            run_experiment(recipe, run_dir, weightings=args.strategies.split(","), single_task=args.single_task,
+                           seeds=seeds, jobs=args.jobs)
+        for row in summarise(run_dir, "mlp"):
+            if row["strategy"] == "single:gender":
+                continue
+            rows.append({"stage": stage, "variant": name, "overrides": " ".join(VARIANTS[name]) or "-",
+                         "strategy": row["strategy"], "seeds": len(seeds), "val UA % (selects)": row["val UA %"],
+                         "test UA % (record only)": row["UA %"], "wall time (s)": f"{timer.seconds:.0f}",
+                         "_val": row["_val_ua"], "_index": index})
+        print(f"{stage}: {name}: {timer.seconds:.0f} s", flush=True)
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding emodb/")
-    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--seeds", default="0", help="seeds of the screening stage")
+    parser.add_argument("--finalists", type=int, default=2, help="variants re-run with --final-seeds (0: none)")
+    parser.add_argument("--final-seeds", default="0,1,2")
     parser.add_argument("--strategies", default="static", help="arms tuned (e.g. static,druw)")
     parser.add_argument("--single-task", action="store_true", help="also tune the single-task arms")
     parser.add_argument("--variants", help=f"comma-separated indices into the {len(VARIANTS)} variants (default all)")
@@ -46,29 +75,17 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "benchmarks" / "tuning")
     args = parser.parse_args()
     root = require_corpus(args.data, "emodb")
-    seeds = [int(s) for s in args.seeds.split(",")]
-    names = list(VARIANTS)
-    chosen = [names[int(i)] for i in args.variants.split(",")] if args.variants else names
-    rows = []
-    for index, name in enumerate(names):
-        if name not in chosen:
-            continue
-        recipe = load_recipe(RECIPE, [f"data.root={root}", *BASE, *VARIANTS[name]])
-        run_dir = args.runs / f"variant{index}"
-        with Timer() as timer:
-            run_experiment(recipe, run_dir, weightings=args.strategies.split(","), single_task=args.single_task, seeds=seeds,
-                           jobs=args.jobs)
-        for row in summarise(run_dir, "mlp"):
-            if row["strategy"] == "single:gender":
-                continue
-            rows.append({"variant": name, "overrides": " ".join(VARIANTS[name]) or "-", "strategy": row["strategy"],
-                         "val UA % (selects)": row["val UA %"], "test UA % (record only)": row["UA %"],
-                         "wall time (s)": f"{timer.seconds:.0f}", "_val": row["_val_ua"]})
-        print(f"{name}: {timer.seconds:.0f} s", flush=True)
+    indices = [int(i) for i in args.variants.split(",")] if args.variants else list(range(len(VARIANTS)))
+    rows = run_variants(root, indices, [int(s) for s in args.seeds.split(",")], args, "screen")
+    if args.finalists:
+        screened = pd.DataFrame(rows).groupby("_index")["_val"].mean().sort_values(ascending=False)
+        finalists = screened.index[: args.finalists].tolist()
+        rows += run_variants(root, finalists, [int(s) for s in args.final_seeds.split(",")], args, "final")
     table = pd.DataFrame(rows)
-    best = {strategy: group.loc[group["_val"].idxmax(), "variant"] for strategy, group in table.groupby("strategy")}
-    table = table.drop(columns=["_val"])
-    write_outputs(args.out, "emodb_tuning", table, {"seeds": seeds, "best_by_validation": best})
+    last = table[table["stage"] == table["stage"].iloc[-1]]
+    best = {strategy: group.loc[group["_val"].idxmax(), "variant"] for strategy, group in last.groupby("strategy")}
+    table = table.drop(columns=["_val", "_index"])
+    write_outputs(args.out, "emodb_tuning", table, {"best_by_validation": best})
     print(markdown_table(table))
     for strategy, variant in best.items():
         print(f"best by validation UA for {strategy}: {variant}")

@@ -75,18 +75,27 @@ def training_speed(root: Path, epochs: int = 2) -> list[dict]:
     return rows
 
 
-def inference_speed(checkpoint: Path, paths: list[str], speakers: list[str], seconds: float) -> dict:
-    """``process_files`` over every file: 2 extraction workers, per-speaker statistics from the EMO-DB speakers."""
+def inference_speed(checkpoints: list[Path], paths: list[str], speakers: list[str], seconds: float) -> dict:
+    """``process_files`` over every file: 2 extraction workers, per-speaker statistics from the EMO-DB speakers;
+    several checkpoints are one seed ensemble (features extracted once, probabilities averaged)."""
     torch.set_num_threads(2)
-    recognizer = Recognizer.from_checkpoint(checkpoint)
+    recognizer = Recognizer.from_checkpoints(checkpoints)
     recognizer.process_file(paths[0])  # warm-up (imports, first allocation)
     start = time.perf_counter()
     table = recognizer.process_files(paths, workers=2, speakers=speakers)
     elapsed = time.perf_counter() - start
     assert table["error"].isna().all(), table[table["error"].notna()]
-    return {"measure": f"inference, best configuration, {len(paths)} EMO-DB files, features included, 2 workers, "
-                       "per-speaker normalisation",
+    members = f", {len(checkpoints)}-seed ensemble" if len(checkpoints) > 1 else ""
+    return {"measure": f"inference, best configuration{members}, {len(paths)} EMO-DB files, features included, "
+                       "2 workers, per-speaker normalisation",
             "files/s": f"{len(paths) / elapsed:.1f}", "RTF": f"{elapsed / seconds:.4f}", "x real time": f"{seconds / elapsed:.0f}"}
+
+
+def arm_of(strategy: str) -> dict:
+    """``run_experiment`` arguments for one arm: a weighting strategy or ``single:<task>``."""
+    if strategy.startswith("single:"):
+        return {"weightings": [], "single_task": [strategy.split(":", 1)[1]]}
+    return {"weightings": [strategy]}
 
 
 def main() -> None:
@@ -96,6 +105,7 @@ def main() -> None:
     parser.add_argument("--best-strategy", default="druw")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--ensemble-size", type=int, default=1, help="seeds ensembled at inference (<= seeds)")
     parser.add_argument("--skip-full-run", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
@@ -112,15 +122,17 @@ def main() -> None:
         prepare_corpus(recipe, progress=False)  # warm the feature cache: the target is for a warm cache
         if args.skip_full_run:  # one fold, one seed: enough for a checkpoint to time inference with
             run_experiment(recipe | {"train": recipe["train"] | {"max_folds": 1}}, run_dir,
-                           weightings=[args.best_strategy], seeds=seeds[:1])
+                           seeds=seeds[: args.ensemble_size], **arm_of(args.best_strategy))
         else:
             with Timer() as timer:
-                run_experiment(recipe, run_dir, weightings=[args.best_strategy], seeds=seeds, jobs=args.jobs)
+                run_experiment(recipe, run_dir, seeds=seeds, jobs=args.jobs, **arm_of(args.best_strategy))
             rows.append({"measure": f"full LOSO run: {args.best_config}/{args.best_strategy}, 10 folds x {len(seeds)} seeds, "
                                     f"cache warm, {args.jobs} jobs", "wall time (s)": f"{timer.seconds:.0f}"})
-        checkpoints = sorted(run_dir.glob(f"runs/{args.best_strategy}/*/checkpoint_best.pt"))
-        if checkpoints:
-            rows.append(inference_speed(checkpoints[0], paths, table["speaker"].astype(str).tolist(), seconds))
+        arm = args.best_strategy.replace(":", "_")
+        first_fold = sorted(run_dir.glob(f"runs/{arm}/*_seed{seeds[0]}"))[0].name.rsplit("_seed", 1)[0]
+        checkpoints = [run_dir / "runs" / arm / f"{first_fold}_seed{seed}" / "checkpoint_best.pt"
+                       for seed in seeds[: args.ensemble_size]]
+        rows.append(inference_speed(checkpoints, paths, table["speaker"].astype(str).tolist(), seconds))
     frame = pd.DataFrame(rows).fillna("")
     write_outputs(args.out, "speed", frame, {"audio_seconds": seconds, "files": len(paths)})
     print(markdown_table(frame))

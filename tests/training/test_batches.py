@@ -1,4 +1,4 @@
-"""Batches: padding happens in feature units before standardisation; vector-feature noise; label smoothing."""
+"""Batches: padding in feature units before standardisation; feature noise; mixup; label smoothing."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import torch
 
 from emomtl.errors import ConfigError
 from emomtl.models.tasks import TaskSpec, task_loss
-from emomtl.training.augment import augment_batch, check_augment
+from emomtl.training.augment import augment_batch, check_augment, mixed_task_loss, mixup_batch
 from emomtl.training.batches import InputSpec, Standardizer, make_batch
 from emomtl.training.evaluate import predict_outputs
+from emomtl.training.experiment import run_experiment
+
+from engine_fixtures import tiny_recipe
 
 
 def _logmel_inputs() -> tuple[dict[str, list[np.ndarray]], dict[str, InputSpec]]:
@@ -68,3 +71,33 @@ def test_label_smoothing_raises_the_loss_of_a_confident_correct_prediction():
         TaskSpec("emotion", loss="nll", label_smoothing=0.1)
     with pytest.raises(ConfigError, match="label_smoothing"):
         TaskSpec("emotion", label_smoothing=1.0)
+
+
+def test_mixup_mixes_inputs_and_weights_the_partner_losses():
+    batch = {"functionals": torch.arange(12, dtype=torch.float32).reshape(4, 3)}
+    mixed, perm, lam = mixup_batch(batch, 0.4, np.random.default_rng(3))
+    assert 0.0 <= lam <= 1.0 and sorted(perm.tolist()) == [0, 1, 2, 3]
+    torch.testing.assert_close(mixed["functionals"], lam * batch["functionals"] + (1 - lam) * batch["functionals"][perm])
+    task = TaskSpec("emotion", classes=["a", "b", "c"])
+    logits, target = torch.randn(4, 3), torch.tensor([0, 1, 2, -100])
+    expected = lam * task_loss(task, logits, target) + (1 - lam) * task_loss(task, logits, target[perm])
+    torch.testing.assert_close(mixed_task_loss(task, logits, target, perm, lam), expected)
+    unlabeled = torch.full((4,), -100)
+    assert mixed_task_loss(task, logits, unlabeled, perm, lam) is None
+    value = TaskSpec("valence", kind="regression")
+    values, scores = torch.tensor([0.0, 1.0, float("nan"), 3.0]), torch.randn(4)
+    mixed_values = lam * values + (1 - lam) * values[perm]
+    torch.testing.assert_close(mixed_task_loss(value, scores, values, perm, lam), task_loss(value, scores, mixed_values))
+
+
+def test_mixup_refuses_masked_inputs_and_bad_alpha():
+    with pytest.raises(ConfigError, match="alpha must be > 0"):
+        mixup_batch({"x": torch.zeros(2, 3)}, 0.0, np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="padding mask"):
+        mixup_batch({"x": torch.zeros(2, 3, 4), "x_mask": torch.ones(2, 4, dtype=torch.bool)}, 0.2, np.random.default_rng(0))
+
+
+def test_a_run_with_mixup_trains_and_scores(tmp_path):
+    recipe = tiny_recipe(tmp_path, train={"epochs": 2, "augment": {"mixup": 0.4}, "max_folds": 1})
+    results = run_experiment(recipe, tmp_path / "run")
+    assert len(results) == 1 and np.isfinite(results["emotion.ua"]).all()

@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 from emomtl.errors import ConfigError
+from emomtl.models.tasks import TaskSpec, task_loss
 
-KNOWN = {"specaugment", "gain", "noise", "feature_noise"}
+KNOWN = {"specaugment", "gain", "noise", "feature_noise", "mixup"}
 
 
 def check_augment(config: dict[str, Any]) -> None:
@@ -57,3 +58,37 @@ def augment_batch(batch: dict[str, torch.Tensor], config: dict[str, Any], rng: n
                 noise = torch.from_numpy(rng.standard_normal(values.shape).astype(np.float32))
                 batch[name] = values + sigma * noise
     return batch
+
+
+def mixup_batch(batch: dict[str, torch.Tensor], alpha: float, rng: np.random.Generator
+                ) -> tuple[dict[str, torch.Tensor], torch.Tensor, float]:
+    """Mixup (Zhang et al., 2018): every float input becomes ``lam * x + (1 - lam) * x[perm]``.
+
+    Returns the mixed batch, the partner permutation and ``lam`` ~ Beta(alpha, alpha); the losses follow with
+    :func:`mixed_task_loss`. Inputs with a padding mask (variable length) are not mixable and raise.
+    """
+    if alpha <= 0:
+        raise ConfigError(f"train.augment.mixup: alpha must be > 0, got {alpha}")
+    if any(name.endswith("_mask") for name in batch):
+        raise ConfigError("train.augment.mixup: variable-length inputs (with a padding mask) cannot be mixed; "
+                          "give them a fixed inputs.<name>.length")
+    size = len(next(iter(batch.values())))
+    perm = torch.from_numpy(rng.permutation(size))
+    lam = float(rng.beta(alpha, alpha))
+    mixed = {name: lam * values + (1 - lam) * values[perm] if values.is_floating_point() else values
+             for name, values in batch.items()}
+    return mixed, perm, lam
+
+
+def mixed_task_loss(task: TaskSpec, output: torch.Tensor, target: torch.Tensor, perm: torch.Tensor,
+                    lam: float) -> torch.Tensor | None:
+    """The loss of a mixed batch: classes weight the two partners' losses by ``lam``; values mix the targets.
+
+    A partner without a label drops its term (the other is kept); ``None`` when neither has labels.
+    """
+    if task.kind == "classification":
+        own, other = task_loss(task, output, target), task_loss(task, output, target[perm])
+        if own is None or other is None:
+            return own if other is None else other
+        return lam * own + (1 - lam) * other
+    return task_loss(task, output, lam * target + (1 - lam) * target[perm])

@@ -25,7 +25,7 @@ from emomtl.data.protocols import Split
 from emomtl.errors import ConfigError
 from emomtl.models import build_model
 from emomtl.models.tasks import TaskSpec, task_loss
-from emomtl.training.augment import augment_batch, check_augment
+from emomtl.training.augment import augment_batch, check_augment, mixed_task_loss, mixup_batch
 from emomtl.training.batches import (InputSpec, Standardizer, batches, epoch_order, input_specs, make_batch,
                                      make_targets)
 from emomtl.training.checkpoint import (load_checkpoint, recipe_fingerprint, restore_rng_state, rng_state,
@@ -178,13 +178,20 @@ class SplitTrainer:
         counts: dict[str, int] = {}
         shared = self.raw_model.shared_parameters() if self.strategy.needs_shared_parameters else None
         for rows in batches(order, cfg["batch_size"], drop_last=len(order) > cfg["batch_size"]):
+            augment = cfg.get("augment") or {}
             batch = augment_batch(make_batch(self.job.prepared.inputs, rows, self.specs, self.standardizer, True, rng),
-                                  cfg.get("augment") or {}, rng)
+                                  augment, rng)
+            partners, lam = None, 1.0
+            if augment.get("mixup"):
+                batch, partners, lam = mixup_batch(batch, float(augment["mixup"]), rng)
             targets = make_targets(self.targets, rows)
             outputs = model(batch)
             losses = {}
             for task in self.job.tasks:
-                loss = task_loss(task, outputs[task.name], targets[task.name])
+                if partners is None:
+                    loss = task_loss(task, outputs[task.name], targets[task.name])
+                else:
+                    loss = mixed_task_loss(task, outputs[task.name], targets[task.name], partners, lam)
                 if loss is not None:
                     losses[task.name] = loss
             if not losses:
