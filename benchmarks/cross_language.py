@@ -79,7 +79,8 @@ def main() -> None:
             row["strategy"] = f"{label} [{row['strategy']}]"
             row["wall time (s)"] = f"{timer.seconds:.0f}"
             rows.append(row)
-    table = pd.DataFrame(rows).drop(columns=["_ua_mean", "_ensemble_ua", "_val_ua"])
+    table = pd.DataFrame(rows)
+    table = table.drop(columns=[c for c in table.columns if c.startswith("_")])
     write_outputs(args.out, f"cross_language_{args.model}", table, {"seeds": seeds})
     print(markdown_table(table))
 

@@ -153,7 +153,7 @@ def main() -> None:
     best = single_models.loc[single_models["_val_ua"].idxmax()]  # chosen on validation speakers, never on test
     deployed = table[table["model"].str.contains("ensemble") & (table["strategy"] == best["strategy"])
                      & table["model"].str.startswith(f"{best['model']},")]
-    table = table.drop(columns=["_ua_mean", "_ensemble_ua", "_val_ua"]).fillna("-")
+    table = table.drop(columns=[c for c in table.columns if c.startswith("_")]).fillna("-")
     table = table[[c for c in COLUMN_ORDER if c in table.columns] + [c for c in table.columns if c not in COLUMN_ORDER]]
     write_outputs(args.out, "emodb_loso", table, {"seeds": seeds, "best": {"model": best["model"], "strategy": best["strategy"]},
                                                   "best_as_ensemble": deployed.to_dict(orient="records")})

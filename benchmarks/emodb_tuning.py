@@ -4,7 +4,8 @@
 
 Each variant (a list of recipe overrides) is trained leave-one-speaker-out; its score is the mean emotion UA
 on the two validation speakers of every fold (before the refit), so the choice never looks at a test speaker.
-Screening uses one seed; the finalists are re-run with three and the choice is theirs. Test UA is printed
+Screening uses one seed; the finalists are re-run with three seeds and the one-standard-error rule picks among
+them: the simplest variant (the base first) within one standard error of the best validation UA. Test UA is printed
 beside it for the record only. Writes ``benchmarks/results/emodb_tuning.{md,csv,json}``.
 """
 
@@ -56,9 +57,17 @@ def run_variants(root: Path, indices: list[int], seeds: list[int], args: argpars
             rows.append({"stage": stage, "variant": name, "overrides": " ".join(VARIANTS[name]) or "-",
                          "strategy": row["strategy"], "seeds": len(seeds), "val UA % (selects)": row["val UA %"],
                          "test UA % (record only)": row["UA %"], "wall time (s)": f"{timer.seconds:.0f}",
-                         "_val": row["_val_ua"], "_index": index})
+                         "_val": row["_val_ua"], "_val_se": row["_val_se"], "_index": index})
         print(f"{stage}: {name}: {timer.seconds:.0f} s", flush=True)
     return rows
+
+
+def one_standard_error_choice(group: pd.DataFrame) -> str:
+    """The one-standard-error rule: the simplest variant (lowest index: the base first) whose validation UA is
+    within one standard error (over seeds) of the best one; differences smaller than seed noise change nothing."""
+    top = group.loc[group["_val"].idxmax()]
+    within = group[group["_val"] >= top["_val"] - top["_val_se"]]
+    return str(within.sort_values("_index").iloc[0]["variant"])
 
 
 def main() -> None:
@@ -83,8 +92,8 @@ def main() -> None:
         rows += run_variants(root, finalists, [int(s) for s in args.final_seeds.split(",")], args, "final")
     table = pd.DataFrame(rows)
     last = table[table["stage"] == table["stage"].iloc[-1]]
-    best = {strategy: group.loc[group["_val"].idxmax(), "variant"] for strategy, group in last.groupby("strategy")}
-    table = table.drop(columns=["_val", "_index"])
+    best = {strategy: one_standard_error_choice(group) for strategy, group in last.groupby("strategy")}
+    table = table.drop(columns=["_val", "_index", "_val_se"])
     write_outputs(args.out, "emodb_tuning", table, {"best_by_validation": best})
     print(markdown_table(table))
     for strategy, variant in best.items():

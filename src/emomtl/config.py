@@ -116,7 +116,7 @@ INPUT_KEYS: dict[str, tuple[type, ...]] = {
     "length": _OPTIONAL_INT,
     "train_crop": (str,),
     "eval_crop": (str,),
-    "pad_value": _NUMBER,
+    "pad_value": (int, float, type(None)),
     "standardize": (bool, str),
     "window_hop": _OPTIONAL_INT,
 }

@@ -34,6 +34,16 @@ def test_padding_is_in_feature_units_and_standardised_with_the_rest():
     np.testing.assert_allclose(batch[0, :, :12].numpy(), (inputs["logmel"][0] - mean[:, None]) / std[:, None], rtol=1e-4)
 
 
+def test_without_a_pad_value_padding_is_the_mean_zero_after_standardisation():
+    inputs, specs = _logmel_inputs()
+    specs["logmel"].pad_value = None
+    rows = np.arange(3)
+    standardizer = Standardizer.fit(inputs, rows, specs)
+    batch = make_batch(inputs, rows, specs, standardizer, train=True, rng=np.random.default_rng(0))["logmel"]
+    assert not batch[:, :, 12:].any()
+    assert batch[:, :, :12].abs().sum() > 0
+
+
 class _MeanModel(torch.nn.Module):
     """Scores each input by the mean of its (standardised) values: exposes how padding was applied."""
 
@@ -51,6 +61,12 @@ def test_windowed_evaluation_pads_like_training():
     specs["logmel"].eval_crop = "windows"  # one padded window per (short) utterance: the same input as above
     windowed = predict_outputs(_MeanModel(), inputs, rows, specs, standardizer, [task])["emotion"]
     np.testing.assert_allclose(windowed, start, rtol=1e-5)
+    specs["logmel"].pad_value = None  # zero padding after standardisation, in both paths
+    windowed = predict_outputs(_MeanModel(), inputs, rows, specs, standardizer, [task])["emotion"]
+    specs["logmel"].eval_crop = "start"
+    np.testing.assert_allclose(windowed, predict_outputs(_MeanModel(), inputs, rows, specs, standardizer, [task])["emotion"],
+                               rtol=1e-5)
+    assert not np.allclose(windowed, start)
 
 
 def test_feature_noise_touches_feature_vectors_only():

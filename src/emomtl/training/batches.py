@@ -7,7 +7,7 @@ batches as an uninterrupted one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -24,13 +24,14 @@ class InputSpec:
 
     ``pad_value`` is in the feature's own units (e.g. -80 dB of silence for a log-mel spectrogram): inputs are
     cropped or padded to ``length`` first and standardised afterwards, so padding looks like quiet input.
+    Without a ``pad_value`` the padding is the mean: zeros after standardisation.
     """
 
     name: str
     length: int | None = None
     train_crop: str = "random"
     eval_crop: str = "center"
-    pad_value: float = 0.0
+    pad_value: float | None = None
     standardize: bool | str = False
     window_hop: int | None = None
     time_axis: int | None = 0
@@ -128,8 +129,19 @@ def _stack(arrays: list[np.ndarray], spec: InputSpec) -> tuple[torch.Tensor, tor
     padded = []
     for i, array in enumerate(arrays):
         mask[i, : array.shape[axis]] = True
-        padded.append(fit_length(array, longest, axis=axis, mode="start", pad_value=spec.pad_value))
+        padded.append(fit_length(array, longest, axis=axis, mode="start", pad_value=spec.pad_value or 0.0))
     return torch.from_numpy(np.stack(padded).astype(np.float32, copy=False)), mask
+
+
+def cut_and_standardize(array: np.ndarray, spec: InputSpec, standardizer: Standardizer | None, row: int,
+                        cut: Callable[[np.ndarray, float], list[np.ndarray]]) -> list[np.ndarray]:
+    """Crop/pad/window one input with ``cut(array, pad)`` and standardise it, in the order ``pad_value`` implies:
+    a pad value is in feature units (cut, then standardise the pieces); none pads with zeros after standardising."""
+    if standardizer is None:
+        return cut(array, 0.0 if spec.pad_value is None else spec.pad_value)
+    if spec.pad_value is None:
+        return cut(standardizer.apply(spec.name, array, spec, row), 0.0)
+    return [standardizer.apply(spec.name, piece, spec, row) for piece in cut(array, spec.pad_value)]
 
 
 def make_batch(
@@ -142,10 +154,14 @@ def make_batch(
         arrays = []
         for i in rows:
             array = np.asarray(inputs[name][i], dtype=np.float32)
-            if spec.length is not None and spec.time_axis is not None:  # pad in feature units, then standardise
+            if spec.length is not None and spec.time_axis is not None:
                 mode = spec.train_crop if train else ("center" if spec.eval_crop == "windows" else spec.eval_crop)
-                array = fit_length(array, spec.length, axis=spec.time_axis, mode=mode, pad_value=spec.pad_value, rng=rng)
-            if standardizer is not None:
+
+                def crop(whole: np.ndarray, pad: float) -> list[np.ndarray]:
+                    return [fit_length(whole, spec.length, axis=spec.time_axis, mode=mode, pad_value=pad, rng=rng)]
+
+                array = cut_and_standardize(array, spec, standardizer, int(i), crop)[0]
+            elif standardizer is not None:
                 array = standardizer.apply(name, array, spec, int(i))
             arrays.append(array)
         batch[name], mask = _stack(arrays, spec)
@@ -175,7 +191,7 @@ def batches(order: np.ndarray, batch_size: int, drop_last: bool = False) -> Iter
         yield chunk
 
 
-def windows(array: np.ndarray, spec: InputSpec, max_windows: int | None = None) -> list[np.ndarray]:
+def windows(array: np.ndarray, spec: InputSpec, max_windows: int | None = None, pad_value: float = 0.0) -> list[np.ndarray]:
     """Cut one utterance into windows of ``spec.length`` with ``spec.window_hop`` (default: half a window).
 
     The last window is aligned to the end, so every frame is covered; a short utterance gives one padded window.
@@ -184,7 +200,7 @@ def windows(array: np.ndarray, spec: InputSpec, max_windows: int | None = None) 
     length = spec.length
     total = array.shape[axis]
     if length is None or axis is None or total <= length:
-        return [fit_length(array, length, axis=axis, mode="start", pad_value=spec.pad_value)] if length else [array]
+        return [fit_length(array, length, axis=axis, mode="start", pad_value=pad_value)] if length else [array]
     hop = spec.window_hop or max(1, length // 2)
     starts = list(range(0, total - length + 1, hop))
     if starts[-1] != total - length:

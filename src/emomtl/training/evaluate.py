@@ -10,7 +10,7 @@ import torch
 
 from emomtl.evaluation.metrics import higher_is_better, task_metrics
 from emomtl.models.tasks import IGNORE_INDEX, TaskSpec, task_loss
-from emomtl.training.batches import InputSpec, Standardizer, _stack, make_batch, windows
+from emomtl.training.batches import InputSpec, Standardizer, _stack, cut_and_standardize, make_batch, windows
 
 def selection_sign(metric: str) -> float:
     """+1 when a larger ``metric`` is better, -1 when smaller is (unknown names count as larger-is-better)."""
@@ -54,9 +54,8 @@ def predict_outputs(
     pieces, owner = [], []
     for position, row in enumerate(rows):
         array = np.asarray(inputs[windowed][row], dtype=np.float32)
-        cut = windows(array, spec, max_windows)  # padded in feature units, then standardised (as in training)
-        if standardizer is not None:
-            cut = [standardizer.apply(windowed, piece, spec, int(row)) for piece in cut]
+        cut = cut_and_standardize(array, spec, standardizer, int(row),
+                                  lambda whole, pad: windows(whole, spec, max_windows, pad))  # as in training
         pieces.extend(cut)
         owner.extend([position] * len(cut))
     owner_index = torch.tensor(owner)
