@@ -89,6 +89,9 @@ def summarise(run_dir: Path, label: str, main_task: str = "emotion", extra_tasks
             "macro-F1 %": pct([s["macro_f1"] for s in scores]),
             "UA % (seed ensemble)": f"{100 * ensemble['ua']:.1f}" if has_main else "-",
         }
+        if ensemble_size and has_main:  # the members on their own, every seed
+            row["UA % (single models, all seeds)"] = pct([pooled_metrics(p, main_task, "classification")["ua"]
+                                                         for p in predictions.values()])
         for task in extra_tasks:
             if f"{task}.true" in next(iter(predictions.values())).columns:
                 row[f"{task} acc %"] = pct([pooled_metrics(p, task, "classification")["wa"] for p in predictions.values()])

@@ -31,7 +31,8 @@ CONFIGS = {
     "blstm": ROOT / "benchmarks" / "recipes" / "emodb_cnn_blstm_att.yaml",
     "wave": ROOT / "benchmarks" / "recipes" / "emodb_wave_lstm.yaml",
 }
-COLUMN_ORDER = ["model", "strategy", "UA %", "WA %", "macro-F1 %", "UA % (seed ensemble)", "gender acc %",
+COLUMN_ORDER = ["model", "strategy", "UA %", "WA %", "macro-F1 %", "UA % (seed ensemble)",
+                "UA % (single models, all seeds)", "gender acc %",
                 "final weights", "val UA %", "train time (s)"]
 LOSS_BASED = ["static", "softmax", "uw", "ruw", "rruw", "dwa", "druw"]
 GRADIENT_BASED = ["gradnorm", "pcgrad", "mgda", "famo"]

@@ -1,12 +1,13 @@
 """Choose the functional-MLP settings of ``recipes/emodb_loso.yaml`` on validation speakers only.
 
-    python benchmarks/emodb_tuning.py                 # screen every variant with seed 0, re-run the best 2 with 3 seeds
+    python benchmarks/emodb_tuning.py                 # screen every variant with seed 0; base + best 2 again with 3 seeds
 
 Each variant (a list of recipe overrides) is trained leave-one-speaker-out; its score is the mean emotion UA
 on the two validation speakers of every fold (before the refit), so the choice never looks at a test speaker.
-Screening uses one seed; the finalists are re-run with three seeds and the one-standard-error rule picks among
-them: the simplest variant (the base first) within one standard error of the best validation UA. Test UA is printed
-beside it for the record only. Writes ``benchmarks/results/emodb_tuning.{md,csv,json}``.
+Screening uses one seed; the base and the best screened variants are re-run with three seeds, and the
+one-standard-error rule picks among them: the simplest variant (the base first) within one standard error of
+the best validation UA. Test UA is printed beside it for the record only. Writes
+``benchmarks/results/emodb_tuning.{md,csv,json}``.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding emodb/")
     parser.add_argument("--seeds", default="0", help="seeds of the screening stage")
-    parser.add_argument("--finalists", type=int, default=2, help="variants re-run with --final-seeds (0: none)")
+    parser.add_argument("--finalists", type=int, default=2,
+                        help="variants re-run with --final-seeds beside the base (0: no final stage)")
     parser.add_argument("--final-seeds", default="0,1,2")
     parser.add_argument("--strategies", default="static", help="arms tuned (e.g. static,druw)")
     parser.add_argument("--single-task", action="store_true", help="also tune the single-task arms")
@@ -87,8 +89,8 @@ def main() -> None:
     indices = [int(i) for i in args.variants.split(",")] if args.variants else list(range(len(VARIANTS)))
     rows = run_variants(root, indices, [int(s) for s in args.seeds.split(",")], args, "screen")
     if args.finalists:
-        screened = pd.DataFrame(rows).groupby("_index")["_val"].mean().sort_values(ascending=False)
-        finalists = screened.index[: args.finalists].tolist()
+        screened = pd.DataFrame(rows).groupby("_index")["_val"].mean().drop(0, errors="ignore")
+        finalists = [0, *screened.sort_values(ascending=False).index[: args.finalists].tolist()]  # base + best
         rows += run_variants(root, finalists, [int(s) for s in args.final_seeds.split(",")], args, "final")
     table = pd.DataFrame(rows)
     last = table[table["stage"] == table["stage"].iloc[-1]]
