@@ -38,6 +38,11 @@ VARIANTS: dict[str, list[str]] = {
     "lr 0.0005": ["optim.lr=0.0005"],
     "mixup 0.2": ["train.augment.mixup=0.2"],
     "mixup 0.4": ["train.augment.mixup=0.4"],
+    "speed perturbation 0.9, 1.1": ["train.augment.speed=[0.9,1.1]"],
+    "speed perturbation 0.9, 0.95, 1.05, 1.1": ["train.augment.speed=[0.9,0.95,1.05,1.1]"],
+    "balanced class weights": ["tasks.0.class_weight=balanced"],
+    "ComParE + eGeMAPS fusion": ["features.egemaps={kind: opensmile, feature_set: eGeMAPSv02, level: functionals}",
+                                 "inputs.egemaps={standardize: speaker}", "model.inputs=[functionals,egemaps]"],
 }
 
 

@@ -191,3 +191,37 @@ def test_a_dying_worker_costs_only_its_own_file(plain, tmp_path, monkeypatch):
     result = Recognizer.from_checkpoint(checkpoint).process_files(paths, workers=2)
     assert result["error"].notna().tolist() == [False, False, True, False]
     assert "worker process died" in result.loc[str(die), "error"]
+
+
+def test_opensmile_models_extract_in_threads_with_the_same_results(workspace, tmp_path, monkeypatch):
+    """openSMILE releases the GIL, so ``workers=2`` uses threads (no worker process is started) and matches
+    ``workers=1`` file for file, bad files included."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from inference_fixtures import train_tiny
+
+    from emomtl.config import resolve_recipe
+
+    recipe = resolve_recipe({
+        "name": "inference-egemaps",
+        "data": {"corpus": "demo", "root": str(workspace / "corpus"), "cache_dir": str(workspace / "cache"),
+                 "options": {"speakers": 4, "utterances_per_emotion": 2, "video": False, "seconds": [0.6, 0.9]}},
+        "features": {"functionals": {"kind": "opensmile", "feature_set": "eGeMAPSv02", "level": "functionals"}},
+        "inputs": {"functionals": {"standardize": True}},
+        "tasks": [{"name": "emotion", "kind": "classification", "column": "emotion"}],
+        "model": {"name": "functional_mlp", "hidden": [8]},
+        "train": {"epochs": 1, "batch_size": 8, "seeds": [0], "tensorboard": False},
+        "protocol": {"name": "loso", "validation_speakers": 1, "seed": 0},
+    })
+    checkpoint, table = train_tiny(recipe, tmp_path / "egemaps")
+    recognizer = Recognizer.from_checkpoint(checkpoint)
+    paths = with_bad_files(table, tmp_path / "files")
+    serial = recognizer.process_files(paths, workers=1)
+
+    def no_processes(*args, **kwargs):
+        raise AssertionError("a process pool was started for a GIL-free extractor")
+
+    monkeypatch.setattr(ProcessPoolExecutor, "__init__", no_processes)
+    threaded = recognizer.process_files(paths, workers=2)
+    pd.testing.assert_frame_equal(serial, threaded, check_exact=False, rtol=0, atol=1e-6)
+    assert serial["error"].notna().tolist() == [False, True, False, False, True, False, False, False]

@@ -65,8 +65,26 @@ def test_functional_mlp_layers_follow_the_hidden_sizes():
     linears = [m for m in model.trunk if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(88, 32), (32, 8)]
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.trunk)
-    with pytest.raises(ConfigError, match=r"model\.name: functional_mlp \(openSMILE functionals\) requested"):
+    with pytest.raises(ConfigError, match=r"model\.inputs: functional_mlp \(utterance-level vectors\) requested"):
         build_model({"name": "functional_mlp"}, make_tasks(), {"logmel": (64, 10)})
+
+
+def test_functional_mlp_fuses_its_vector_inputs_in_order():
+    model = build_model({"name": "functional_mlp", "hidden": [8], "input_batchnorm": False,
+                         "inputs": ["compare", "egemaps"]}, make_tasks(), {"compare": (30,), "egemaps": (6,)})
+    assert model.trunk[0].in_features == 36
+    compare, egemaps = torch.randn(2, 30), torch.randn(2, 6)
+    model.eval()
+    fused = model({"compare": compare, "egemaps": egemaps})
+    swapped = model.trunk[0].weight.data.clone()
+    model.trunk[0].weight.data = torch.cat([swapped[:, :30] * 0, swapped[:, 30:]], dim=1)  # the last 6 are eGeMAPS
+    only_egemaps = model({"compare": torch.randn(2, 30), "egemaps": egemaps})
+    again = model({"compare": compare, "egemaps": egemaps})
+    for name in fused:
+        torch.testing.assert_close(only_egemaps[name], again[name])
+    with pytest.raises(ConfigError, match=r"model\.inputs: input 'egemaps' must have per-sample shape"):
+        build_model({"name": "functional_mlp", "inputs": ["compare", "egemaps"]}, make_tasks(),
+                    {"compare": (30,), "egemaps": (6, 4)})
 
 
 def test_functional_mlp_input_dropout_drops_inputs_in_training_only():

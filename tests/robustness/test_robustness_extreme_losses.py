@@ -47,8 +47,9 @@ def scaled_losses(monkeypatch: pytest.MonkeyPatch, scale: Scale) -> list[int]:
         step[0] += 1
         return real_targets(*args, **kwargs)
 
-    def task_loss(task: Any, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:
-        loss = real_loss(task, output, target)
+    def task_loss(task: Any, output: torch.Tensor, target: torch.Tensor,
+                  class_weights: torch.Tensor | None = None) -> torch.Tensor | None:
+        loss = real_loss(task, output, target, class_weights)
         return None if loss is None else loss * scale(step[0], task.name)
 
     monkeypatch.setattr(loop, "make_targets", make_targets)

@@ -106,6 +106,7 @@ def load_audio(
     normalize: Normalization | None = None,
     min_seconds: float = 0.1,
     pad_short: bool = False,
+    speed: float = 1.0,
     start: float | None = None,
     end: float | None = None,
 ) -> np.ndarray:
@@ -115,6 +116,7 @@ def load_audio(
     ``trim_top_db`` dB below the peak (kept untrimmed if less than ``min_seconds`` would remain). ``normalize``
     scales to unit peak or to :data:`RMS_TARGET` RMS. A clip shorter than ``min_seconds`` raises
     :class:`AudioError` unless ``pad_short`` is set; then it is zero-padded at the end to ``min_seconds``.
+    ``speed`` != 1 applies speed perturbation (see :func:`perturb_speed`).
     """
     path = check_readable(path)
     samples, file_rate = _read(path, start, end)
@@ -132,6 +134,7 @@ def load_audio(
         normalize=normalize,
         min_seconds=min_seconds,
         pad_short=True,
+        speed=speed,
         name=name,
     )
 
@@ -146,6 +149,7 @@ def prepare_signal(
     normalize: Normalization | None = None,
     min_seconds: float = 0.0,
     pad_short: bool = False,
+    speed: float = 1.0,
     name: str = "<signal>",
 ) -> np.ndarray:
     """Apply the front end to an in-memory signal: mono, finite, resampled, trimmed, normalised, length-checked.
@@ -166,6 +170,8 @@ def prepare_signal(
     if target_rate is not None and target_rate != sample_rate:
         signal = resample(signal, sample_rate, target_rate)
         rate = target_rate
+    if speed != 1.0:
+        signal = perturb_speed(signal, rate, speed)
     min_samples = int(round(min_seconds * rate))
     if trim_silence:
         signal = trim(signal, top_db=trim_top_db, min_samples=min_samples)
@@ -187,7 +193,15 @@ def downmix(samples: np.ndarray) -> np.ndarray:
         return samples.mean(axis=1, dtype=np.float64).astype(np.float32)
 
 
-def resample(signal: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+def perturb_speed(signal: np.ndarray, sample_rate: int, factor: float) -> np.ndarray:
+    """Speed perturbation as in Kaldi / ``sox speed``: play ``factor`` times faster, so duration scales by
+    ``1 / factor`` and every frequency (pitch, formants) by ``factor``; the result stays at ``sample_rate``."""
+    if not factor > 0:
+        raise AudioError(f"speed factor must be > 0, got {factor}")
+    return resample(signal, sample_rate * factor, sample_rate)
+
+
+def resample(signal: np.ndarray, source_rate: float, target_rate: float) -> np.ndarray:
     """Resample a 1-D signal with soxr (high quality) through librosa."""
     if source_rate == target_rate:
         return signal

@@ -91,8 +91,10 @@ class FeatureExtractor(ABC):
         return {"kind": self.kind, "sample_rate": self.sample_rate, **_plain(dataclasses.asdict(self.options))}
 
     def cache_identity(self) -> dict[str, Any]:
-        """What the cache key hashes: the config without runtime options (encoders add a model fingerprint)."""
-        return {k: v for k, v in self.config.items() if k not in self.runtime_options}
+        """What the cache key hashes: the config without runtime options (encoders add a model fingerprint).
+        An unperturbed ``speed`` of 1 is left out, so caches written before that option existed stay valid."""
+        return {k: v for k, v in self.config.items()
+                if k not in self.runtime_options and not (k == "speed" and v == 1.0)}
 
     def from_signal(self, signal: np.ndarray, sample_rate: int) -> np.ndarray:
         """Features of an in-memory signal (resampled to :attr:`sample_rate` if needed)."""
@@ -143,6 +145,7 @@ class AudioOptions(Options):
     normalize: str | None = None
     min_seconds: float = 0.1
     pad_short: bool = False
+    speed: float = 1.0
 
     def check(self, setting: str, sample_rate: int) -> None:
         require(isinstance(self.trim_silence, bool), setting, "trim_silence", "must be true or false")
@@ -150,6 +153,7 @@ class AudioOptions(Options):
         require(self.normalize in (None, "peak", "rms"), setting, "normalize", "must be null, 'peak' or 'rms'")
         require(is_number(self.min_seconds) and self.min_seconds >= 0, setting, "min_seconds", "must be >= 0")
         require(isinstance(self.pad_short, bool), setting, "pad_short", "must be true or false")
+        require(is_number(self.speed) and 0.5 <= self.speed <= 2.0, setting, "speed", "must be between 0.5 and 2")
 
 
 class AudioExtractor(FeatureExtractor):
@@ -178,6 +182,7 @@ class AudioExtractor(FeatureExtractor):
             "normalize": o.normalize,
             "min_seconds": o.min_seconds,
             "pad_short": o.pad_short,
+            "speed": o.speed,
         }
 
 

@@ -36,6 +36,10 @@ class OpenSmileExtractor(AudioExtractor):
     """Output: functionals ``(dim,)`` (input ``"functionals"``) or LLDs ``(frames, dim)`` (input ``"lld"``)."""
 
     kind = "opensmile"
+    #: openSMILE runs in native code through ctypes, which releases the GIL: threads scale over the cores without
+    #: the start-up of worker processes, and one ``Smile`` object serves them all (each call builds its own
+    #: native instance).
+    parallel = "thread"
     Options = OpenSmileOptions
 
     @property
@@ -62,15 +66,16 @@ class OpenSmileExtractor(AudioExtractor):
     def _build_smile(self):
         import opensmile
 
+        # Too-short segments come back as NaN, which from_prepared turns into 0; the warning is filtered once here
+        # because warnings.catch_warnings() around each call is not thread-safe.
+        warnings.filterwarnings("ignore", message="Segment too short", category=UserWarning)
         return opensmile.Smile(
             feature_set=opensmile.FeatureSet[self.options.feature_set],
             feature_level=opensmile.FeatureLevel[LEVELS[self.options.level]],
         )
 
     def from_prepared(self, signal: np.ndarray) -> np.ndarray:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Segment too short")
-            table = self._smile.process_signal(signal, self.sample_rate)
+        table = self._smile.process_signal(signal, self.sample_rate)
         values = np.nan_to_num(table.to_numpy(dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         if self.options.level == "functionals":
             return np.ascontiguousarray(values[0])

@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, Union
@@ -106,7 +106,9 @@ def try_file(featurizers: Sequence[Featurizer], path: str) -> Outcome:
 
 def extract_files(featurizers: Sequence[Featurizer], paths: Sequence[str], workers: int = 1,
                   progress: bool = False) -> list[Outcome]:
-    """One outcome per path, in order; ``workers > 1`` extracts in that many spawned processes."""
+    """One outcome per path, in order. ``workers > 1`` extracts in that many threads when every extractor
+    releases the GIL (``parallel = "thread"``, e.g. openSMILE: no process start-up), otherwise in that many
+    spawned processes."""
     with _progress(len(paths), enabled=progress) as advance:
         if workers <= 1 or len(paths) < 2:
             outcomes = []
@@ -114,7 +116,22 @@ def extract_files(featurizers: Sequence[Featurizer], paths: Sequence[str], worke
                 outcomes.append(try_file(featurizers, path))
                 advance(1)
             return outcomes
+        if all(e.parallel == "thread" for f in featurizers for e in f.extractors.values()):
+            return _extract_threads(featurizers, list(paths), workers, advance)
         return _extract_parallel([f.config for f in featurizers], list(paths), workers, advance)
+
+
+def _extract_threads(featurizers: Sequence[Featurizer], paths: list[str], workers: int,
+                     advance: Callable[[int], None]) -> list[Outcome]:
+    """Files in a thread pool sharing ``featurizers`` (their heavy objects are built once, under a lock)."""
+    limits = [e.max_workers for f in featurizers for e in f.extractors.values() if e.max_workers]
+    outcomes: list[Outcome] = [""] * len(paths)
+    with ThreadPoolExecutor(max_workers=max(1, min([workers, len(paths), *limits]))) as pool:
+        futures = {pool.submit(try_file, featurizers, path): index for index, path in enumerate(paths)}
+        for future in as_completed(futures):
+            outcomes[futures[future]] = future.result()
+            advance(1)
+    return outcomes
 
 
 def _extract_parallel(configs: list[tuple[dict, int]], paths: list[str], workers: int,

@@ -183,8 +183,8 @@ class Recognizer:
                       speakers: Sequence[Any] | None = None, batch_size: int = BATCH_SIZE) -> pd.DataFrame:
         """One row per file; a file that fails gets its reason in the ``error`` column and the rest go on.
 
-        ``workers > 1`` extracts features in that many processes; the model then runs over all files in batches of
-        ``batch_size``. ``speakers`` (one per path) fits the per-speaker statistics of inputs with
+        ``workers > 1`` extracts features in that many threads (when every extractor releases the GIL, as openSMILE
+        does) or processes; the model then runs over all files in batches of ``batch_size``. ``speakers`` (one per path) fits the per-speaker statistics of inputs with
         ``standardize: speaker`` on each speaker's files (a speaker needs at least two); without them such inputs
         use the training set's global statistics.
         """

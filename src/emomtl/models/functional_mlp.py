@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from emomtl.errors import ConfigError
 from emomtl.models.base import MultiTaskModel
 from emomtl.models.heads import TaskHeads
 from emomtl.models.registry import register_model
@@ -24,6 +25,8 @@ class FunctionalMLPSettings:
     """Baseline sizes."""
 
     hidden: list[int] = field(default_factory=lambda: [256, 128])
+    #: Vector inputs concatenated in this order (feature fusion, e.g. ComParE + eGeMAPS functionals).
+    inputs: list[str] = field(default_factory=lambda: ["functionals"])
     dropout: float = 0.3
     input_dropout: float = 0.0
     input_batchnorm: bool = True
@@ -49,9 +52,11 @@ class FunctionalMLP(MultiTaskModel):
     ) -> None:
         super().__init__(tasks)
         self.settings = settings
-        self.require_inputs(input_shapes, ["functionals"], "model.name", "functional_mlp (openSMILE functionals)")
-        self.input_keys = ("functionals",)
-        (width,) = self.input_shape(input_shapes, "functionals", 1, "model.name", "(dim,)")
+        if not settings.inputs:
+            raise ConfigError("model.inputs: functional_mlp needs at least one vector input")
+        self.require_inputs(input_shapes, settings.inputs, "model.inputs", "functional_mlp (utterance-level vectors)")
+        self.input_keys = tuple(settings.inputs)
+        width = sum(self.input_shape(input_shapes, key, 1, "model.inputs", "(dim,)")[0] for key in self.input_keys)
         layers: list[nn.Module] = [nn.BatchNorm1d(width)] if settings.input_batchnorm else []
         if settings.input_dropout:  # drops whole functionals: a regulariser for thousands of correlated inputs
             layers.append(nn.Dropout(settings.input_dropout))
@@ -62,4 +67,5 @@ class FunctionalMLP(MultiTaskModel):
         self.heads = TaskHeads(list(self.tasks.values()), width, settings.head_hidden, 0.0)
 
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return self.heads(self._remember_shared(self.trunk(inputs["functionals"])))
+        features = torch.cat([inputs[key] for key in self.input_keys], dim=1)
+        return self.heads(self._remember_shared(self.trunk(features)))

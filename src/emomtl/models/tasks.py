@@ -49,6 +49,9 @@ class TaskSpec:
     exit_block: int | None = None
     metric: str | None = None
     label_smoothing: float = 0.0
+    #: ``"balanced"``: cross-entropy weighted by inverse class frequency of the training rows (each class then
+    #: counts equally, as in unweighted average recall); ``None``: every sample counts equally.
+    class_weight: str | None = None
 
     def __post_init__(self) -> None:
         where = f"tasks.{self.name}"
@@ -64,6 +67,8 @@ class TaskSpec:
             raise ConfigError(f"{where}.loss: {self.loss!r} is not valid for {self.kind}; use one of {_LOSSES[self.kind]}")
         if not 0.0 <= self.label_smoothing < 1.0 or (self.label_smoothing and self.loss != "ce"):
             raise ConfigError(f"{where}.label_smoothing: {self.label_smoothing!r} must be in [0, 1) and needs loss 'ce'")
+        if self.class_weight not in (None, "balanced") or (self.class_weight and self.kind != "classification"):
+            raise ConfigError(f"{where}.class_weight: {self.class_weight!r} must be null or 'balanced' (classification)")
         if self.activation not in _ACTIVATIONS:
             raise ConfigError(f"{where}.activation: {self.activation!r} is not one of {_ACTIVATIONS}")
 
@@ -145,18 +150,20 @@ def ccc_loss(prediction: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) 
     return (1 - ccc).mean()
 
 
-def task_loss(task: TaskSpec, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:
+def task_loss(task: TaskSpec, output: torch.Tensor, target: torch.Tensor,
+              class_weights: torch.Tensor | None = None) -> torch.Tensor | None:
     """Masked loss of one task on one batch, or ``None`` when no sample in the batch has a label.
 
-    Classification outputs are logits (``ce``) or log-probabilities (``nll``).
+    Classification outputs are logits (``ce``) or log-probabilities (``nll``); ``class_weights`` (one per class)
+    weight the samples, normalised by the batch's total weight.
     """
     if task.kind == "classification":
         mask = target != IGNORE_INDEX
         if not bool(mask.any()):
             return None
         if task.loss == "nll":
-            return F.nll_loss(output[mask], target[mask])
-        return F.cross_entropy(output[mask], target[mask], label_smoothing=task.label_smoothing)
+            return F.nll_loss(output[mask], target[mask], weight=class_weights)
+        return F.cross_entropy(output[mask], target[mask], weight=class_weights, label_smoothing=task.label_smoothing)
     if task.kind == "regression":
         output = output.reshape(-1)
         mask = torch.isfinite(target)
@@ -179,3 +186,14 @@ def apply_activation(task: TaskSpec, output: torch.Tensor) -> torch.Tensor:
     if task.activation == "tanh":
         return torch.tanh(output)
     return output
+
+
+def balanced_class_weights(targets: np.ndarray, n_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights ``n / (k * n_c)`` over the labelled ``targets`` (``k`` classes present); a class
+    absent from ``targets`` gets weight 1 (it never occurs in the loss)."""
+    labelled = targets[targets != IGNORE_INDEX]
+    counts = np.bincount(labelled, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.ones(n_classes)
+    weights[present] = len(labelled) / (present.sum() * counts[present])
+    return torch.tensor(weights, dtype=torch.float32)

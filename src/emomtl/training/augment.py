@@ -1,4 +1,9 @@
-"""Training-time augmentation on batches (a recipe's ``train.augment``), seeded per epoch."""
+"""Training-time augmentation on batches (a recipe's ``train.augment``), seeded per epoch.
+
+``speed: [0.9, 1.1]`` is speed perturbation: the features of each factor's copy of the audio are extracted (and
+cached) before training, and every training row of a batch is drawn uniformly from the original and its copies
+(:func:`emomtl.training.batches.make_batch` with views). Validation, test and inference use the original audio.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,20 @@ import torch
 from emomtl.errors import ConfigError
 from emomtl.models.tasks import TaskSpec, task_loss
 
-KNOWN = {"specaugment", "gain", "noise", "feature_noise", "mixup"}
+KNOWN = {"specaugment", "gain", "noise", "feature_noise", "mixup", "speed"}
 
 
 def check_augment(config: dict[str, Any]) -> None:
     unknown = set(config) - KNOWN
     if unknown:
         raise ConfigError(f"train.augment.{sorted(unknown)[0]}: unknown augmentation; valid: {sorted(KNOWN)}")
+    speeds = config.get("speed")
+    if speeds is not None:
+        valid = isinstance(speeds, list) and all(
+            isinstance(f, (int, float)) and not isinstance(f, bool) and 0.5 <= f <= 2.0 and f != 1.0 for f in speeds)
+        if not valid or len(set(speeds)) != len(speeds):
+            raise ConfigError(f"train.augment.speed: expected a list of distinct speed factors between 0.5 and 2 "
+                              f"other than 1 (e.g. [0.9, 1.1]), got {speeds!r}")
 
 
 def spec_augment(logmel: torch.Tensor, rng: np.random.Generator, freq_masks: int = 2, freq_width: int = 8,
@@ -81,13 +93,14 @@ def mixup_batch(batch: dict[str, torch.Tensor], alpha: float, rng: np.random.Gen
 
 
 def mixed_task_loss(task: TaskSpec, output: torch.Tensor, target: torch.Tensor, perm: torch.Tensor,
-                    lam: float) -> torch.Tensor | None:
+                    lam: float, class_weights: torch.Tensor | None = None) -> torch.Tensor | None:
     """The loss of a mixed batch: classes weight the two partners' losses by ``lam``; values mix the targets.
 
     A partner without a label drops its term (the other is kept); ``None`` when neither has labels.
     """
     if task.kind == "classification":
-        own, other = task_loss(task, output, target), task_loss(task, output, target[perm])
+        own = task_loss(task, output, target, class_weights)
+        other = task_loss(task, output, target[perm], class_weights)
         if own is None or other is None:
             return own if other is None else other
         return lam * own + (1 - lam) * other

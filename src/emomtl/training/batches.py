@@ -144,15 +144,49 @@ def cut_and_standardize(array: np.ndarray, spec: InputSpec, standardizer: Standa
     return [standardizer.apply(spec.name, piece, spec, row) for piece in cut(array, spec.pad_value)]
 
 
+@dataclass
+class InputView:
+    """One copy of every input (the original, or a speed-perturbed one) with the statistics that standardise it."""
+
+    inputs: dict[str, list[np.ndarray]]
+    standardizer: Standardizer | None
+
+
+def fit_views(original: InputView, copies: list[dict[str, list[np.ndarray]]], rows: np.ndarray,
+              specs: dict[str, InputSpec], speakers: np.ndarray | None) -> list[InputView]:
+    """The original view followed by one per perturbed copy.
+
+    A copy standardised per speaker gets statistics of its own for every (speaker, copy), as if each perturbed
+    speaker were a new speaker, the way test speakers are normalised; global statistics stay the original's, so
+    the model sees the perturbation as variation around the same mean.
+    """
+    views = [original]
+    for inputs in copies:
+        standardizer = None
+        if original.standardizer is not None:
+            standardizer = Standardizer.fit(inputs, rows, specs, speakers)
+            standardizer.mean, standardizer.std = original.standardizer.mean, original.standardizer.std
+        views.append(InputView(inputs, standardizer))
+    return views
+
+
 def make_batch(
     inputs: dict[str, list[np.ndarray]], rows: np.ndarray, specs: dict[str, InputSpec],
     standardizer: Standardizer | None, train: bool, rng: np.random.Generator | None = None,
+    views: list[InputView] | None = None, view_of_row: np.ndarray | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Model inputs for ``rows``: cropped/padded, standardised, as float tensors (plus ``<name>_mask``)."""
+    """Model inputs for ``rows``: cropped/padded, standardised, as float tensors (plus ``<name>_mask``).
+
+    With ``views`` and ``view_of_row``, row ``rows[j]`` is read from ``views[view_of_row[j]]`` (training-time
+    speed perturbation) instead of ``inputs`` / ``standardizer``.
+    """
     batch: dict[str, torch.Tensor] = {}
     for name, spec in specs.items():
         arrays = []
-        for i in rows:
+        for j, i in enumerate(rows):
+            if views is not None and view_of_row is not None:
+                view = views[int(view_of_row[j])]
+                inputs, standardizer = view.inputs, view.standardizer
             array = np.asarray(inputs[name][i], dtype=np.float32)
             if spec.length is not None and spec.time_axis is not None:
                 mode = spec.train_crop if train else ("center" if spec.eval_crop == "windows" else spec.eval_crop)

@@ -24,10 +24,10 @@ import torch
 from emomtl.data.protocols import Split
 from emomtl.errors import ConfigError
 from emomtl.models import build_model
-from emomtl.models.tasks import TaskSpec, task_loss
+from emomtl.models.tasks import TaskSpec, balanced_class_weights, task_loss
 from emomtl.training.augment import augment_batch, check_augment, mixed_task_loss, mixup_batch
-from emomtl.training.batches import (InputSpec, Standardizer, batches, epoch_order, input_specs, make_batch,
-                                     make_targets)
+from emomtl.training.batches import (InputSpec, InputView, Standardizer, batches, epoch_order, fit_views,
+                                     input_specs, make_batch, make_targets)
 from emomtl.training.checkpoint import (load_checkpoint, recipe_fingerprint, restore_rng_state, rng_state,
                                         save_checkpoint, seed_everything)
 from emomtl.training.evaluate import (combined_score, flatten_scores, predict_outputs, prediction_table,
@@ -74,8 +74,13 @@ class SplitTrainer:
         seed_everything(job.seed)
         self.specs = input_specs(recipe)
         self.targets = {t.name: t.encode(job.prepared.table) for t in job.tasks}
+        self.class_weights = {t.name: balanced_class_weights(self.targets[t.name][job.split.train], len(t.classes or []))
+                              for t in job.tasks if t.class_weight == "balanced"}  # training rows only
         self.standardizer = Standardizer.fit(job.prepared.inputs, job.split.train, self.specs,
                                              job.prepared.table["speaker"].to_numpy())
+        self.views = fit_views(InputView(job.prepared.inputs, self.standardizer),
+                               [job.prepared.views[f] for f in sorted(job.prepared.views)], job.split.train,
+                               self.specs, job.prepared.table["speaker"].to_numpy())
         self.input_shapes = model_input_shapes(job.prepared, self.specs, self.standardizer)
         self.model = build_model(recipe["model"], job.tasks, self.input_shapes)
         name = job.weighting.get("name", "static")
@@ -165,7 +170,8 @@ class SplitTrainer:
     @torch.no_grad()
     def _losses_after(self, batch: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         outputs = self.model(batch)
-        losses = {task.name: task_loss(task, outputs[task.name], targets[task.name]) for task in self.job.tasks}
+        losses = {task.name: task_loss(task, outputs[task.name], targets[task.name], self.class_weights.get(task.name))
+                  for task in self.job.tasks}
         return {name: loss for name, loss in losses.items() if loss is not None}
 
     def train_epoch(self, logger: RunLogger) -> dict[str, float]:
@@ -179,8 +185,9 @@ class SplitTrainer:
         shared = self.raw_model.shared_parameters() if self.strategy.needs_shared_parameters else None
         for rows in batches(order, cfg["batch_size"], drop_last=len(order) > cfg["batch_size"]):
             augment = cfg.get("augment") or {}
-            batch = augment_batch(make_batch(self.job.prepared.inputs, rows, self.specs, self.standardizer, True, rng),
-                                  augment, rng)
+            view_of_row = rng.integers(0, len(self.views), size=len(rows)) if len(self.views) > 1 else None
+            batch = augment_batch(make_batch(self.job.prepared.inputs, rows, self.specs, self.standardizer, True, rng,
+                                             self.views, view_of_row), augment, rng)
             partners, lam = None, 1.0
             if augment.get("mixup"):
                 batch, partners, lam = mixup_batch(batch, float(augment["mixup"]), rng)
@@ -189,9 +196,10 @@ class SplitTrainer:
             losses = {}
             for task in self.job.tasks:
                 if partners is None:
-                    loss = task_loss(task, outputs[task.name], targets[task.name])
+                    loss = task_loss(task, outputs[task.name], targets[task.name], self.class_weights.get(task.name))
                 else:
-                    loss = mixed_task_loss(task, outputs[task.name], targets[task.name], partners, lam)
+                    loss = mixed_task_loss(task, outputs[task.name], targets[task.name], partners, lam,
+                                           self.class_weights.get(task.name))
                 if loss is not None:
                     losses[task.name] = loss
             if not losses:

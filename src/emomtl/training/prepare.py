@@ -19,6 +19,7 @@ from emomtl.data.label_maps import apply_label_map, load_label_map, pool_corpora
 from emomtl.errors import ConfigError
 from emomtl.features import FeatureCache, create_extractor, extract_features
 from emomtl.models.tasks import TaskSpec, parse_tasks
+from emomtl.training.augment import check_augment
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ class PreparedCorpus:
     table: pd.DataFrame
     inputs: dict[str, list[np.ndarray]]
     skipped: list[SkippedFile] = field(default_factory=list)
+    #: Speed-perturbed copies of ``inputs`` (``train.augment.speed``), by factor, aligned with ``table``.
+    views: dict[float, dict[str, list[np.ndarray]]] = field(default_factory=dict)
 
     @property
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -116,6 +119,8 @@ def prepare_corpus(recipe: dict[str, Any], progress: bool = True) -> PreparedCor
         raise ConfigError(f"data: corpus {data.get('corpus')!r} yielded no usable files")
     if not recipe["features"]:
         raise ConfigError("features: a recipe needs at least one feature")
+    augment = recipe["train"].get("augment") or {}
+    check_augment(augment)  # before any extraction
     cache_dir = Path(data["cache_dir"]).expanduser() if data.get("cache_dir") else None
     table, inputs, failed = extract_inputs(
         table, recipe["features"], data["sample_rate"], cache_dir,
@@ -123,7 +128,38 @@ def prepare_corpus(recipe: dict[str, Any], progress: bool = True) -> PreparedCor
     )
     for item in skipped + failed:
         log.warning("skipped %s: %s", item.path, item.reason)
-    return PreparedCorpus(table, inputs, skipped + failed)
+    views = {
+        float(factor): extract_speed_view(table, inputs, recipe["features"], data["sample_rate"], cache_dir,
+                                          float(factor), num_workers=max(1, recipe["train"].get("num_workers") or 2),
+                                          progress=progress)
+        for factor in augment.get("speed") or []
+    }
+    return PreparedCorpus(table, inputs, skipped + failed, views)
+
+
+def extract_speed_view(
+    table: pd.DataFrame, inputs: dict[str, list[np.ndarray]], features: dict[str, dict[str, Any]], sample_rate: int,
+    cache_dir: Path | None, factor: float, num_workers: int = 2, progress: bool = True,
+) -> dict[str, list[np.ndarray]]:
+    """Every audio feature recomputed on ``factor``-speed audio (cached like any feature), aligned with ``table``.
+
+    Features of other sources (text, video) are shared with ``inputs``. A row whose perturbed copy fails keeps
+    its original features (logged), so augmentation never drops a training file.
+    """
+    cache = FeatureCache(cache_dir or default_cache_dir())
+    view: dict[str, list[np.ndarray]] = {}
+    for name, config in features.items():
+        extractor = create_extractor(config, sample_rate=sample_rate, setting=f"features.{name}")
+        if extractor.source != "audio":
+            view[name] = inputs[name]
+            continue
+        perturbed = create_extractor({**config, "speed": factor}, sample_rate=sample_rate, setting=f"features.{name}")
+        paths = table["path"].tolist()
+        result = extract_features(sorted(set(paths)), perturbed, cache=cache, num_workers=num_workers, progress=progress)
+        for path, reason in result.failed.items():
+            log.warning("speed %.2f copy of %s failed (%s): the original features are used", factor, path, reason)
+        view[name] = [result.features.get(path, original) for path, original in zip(paths, inputs[name])]
+    return view
 
 
 def fit_tasks(recipe: dict[str, Any], table: pd.DataFrame) -> list[TaskSpec]:
