@@ -105,6 +105,7 @@ def summarise(run_dir: Path, label: str, main_task: str = "emotion", extra_tasks
         per_seed = group.groupby("seed")[column].mean() if column in group and has_main else pd.Series(dtype=float)
         row["_val_se"] = float(per_seed.std(ddof=1) / np.sqrt(len(per_seed))) if len(per_seed) > 1 else 0.0
         row["train time (s)"] = f"{group['wall_time_s'].sum():.0f}"
+        row["_seeds"] = len(predictions)
         row["_ua_mean"] = float(np.mean([s["ua"] for s in scores]))
         row["_ensemble_ua"] = float(ensemble["ua"])
         rows.append(row)

@@ -7,7 +7,7 @@ on the two validation speakers of every fold (before the refit), so the choice n
 Screening uses one seed; the base and the best screened variants are re-run with three seeds, and the
 one-standard-error rule picks among them: the simplest variant (the base first) within one standard error of
 the best validation UA. Test UA is printed beside it for the record only. Writes
-``benchmarks/results/emodb_tuning.{md,csv,json}``.
+``benchmarks/results/<--name>.{md,csv,json}`` (default ``emodb_tuning``).
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ def main() -> None:
     parser.add_argument("--variants", help=f"comma-separated indices into the {len(VARIANTS)} variants (default all)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--name", default="emodb_tuning", help="output file name (without suffix)")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "benchmarks" / "tuning")
     args = parser.parse_args()
     root = require_corpus(args.data, "emodb")
@@ -101,7 +102,7 @@ def main() -> None:
     last = table[table["stage"] == table["stage"].iloc[-1]]
     best = {strategy: one_standard_error_choice(group) for strategy, group in last.groupby("strategy")}
     table = table.drop(columns=["_val", "_index", "_val_se"])
-    write_outputs(args.out, "emodb_tuning", table, {"best_by_validation": best})
+    write_outputs(args.out, args.name, table, {"best_by_validation": best})
     print(markdown_table(table))
     for strategy, variant in best.items():
         print(f"best by validation UA for {strategy}: {variant}")

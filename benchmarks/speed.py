@@ -19,9 +19,8 @@ import pandas as pd
 import soundfile as sf
 import torch
 from _common import DEFAULT_DATA, ROOT, Timer, markdown_table, require_corpus, write_outputs
-from emodb_loso import CONFIGS
+from emodb_loso import CONFIGS, config_recipe
 
-from emomtl.config import load_recipe
 from emomtl.data.corpora import load_corpus
 from emomtl.features import FeatureCache, create_extractor, extract_features
 from emomtl.inference import Recognizer
@@ -48,16 +47,35 @@ def extraction(paths: list[str], seconds: float, workers: int) -> list[dict]:
                 start = time.perf_counter()
                 result = extract_features(paths, extractor, cache=cache, num_workers=workers)
                 elapsed = time.perf_counter() - start
-                rows.append({"measure": f"extract {name} ({state}, {workers} workers)",
+                unit = "threads" if extractor.parallel == "thread" else "processes"
+                rows.append({"measure": f"extract {name} ({state}, {workers} {unit})",
                              "files/s": f"{len(result.features) / elapsed:.1f}",
                              "RTF": f"{elapsed / seconds:.4f}", "x real time": f"{seconds / elapsed:.0f}"})
     return rows
 
 
-def training_speed(root: Path, epochs: int = 2) -> list[dict]:
+def opensmile_fixed_cost(paths: list[str], repeats: int = 20) -> dict:
+    """Milliseconds of one ComParE_2016 call on 50 ms of audio (openSMILE's per-call set-up of its native
+    component graph, which every file pays) beside the mean per-file time over the first 100 files, one thread."""
+    extractor = create_extractor(FEATURES["ComParE_2016 functionals"])
+    tiny = np.zeros(800, dtype=np.float32)
+    extractor.from_prepared(tiny)  # builds the Smile object
+    start = time.perf_counter()
+    for _ in range(repeats):
+        extractor.from_prepared(tiny)
+    fixed = (time.perf_counter() - start) / repeats
+    start = time.perf_counter()
+    for path in paths[:100]:
+        extractor.from_path(path)
+    per_file = (time.perf_counter() - start) / min(100, len(paths))
+    return {"measure": f"openSMILE ComParE_2016, one thread: fixed cost per call {1000 * fixed:.0f} ms of "
+                       f"{1000 * per_file:.0f} ms per EMO-DB file", "files/s": f"{1 / per_file:.1f}"}
+
+
+def training_speed(root: Path, epochs: int = 1) -> list[dict]:
     rows = []
-    for name, path in CONFIGS.items():
-        recipe = load_recipe(path, [f"data.root={root}", f"train.epochs={epochs}"])
+    for name in CONFIGS:
+        recipe = config_recipe(name, root, [f"train.epochs={epochs}"])
         prepared = prepare_corpus(recipe, progress=False)
         tasks = fit_tasks(recipe, prepared.table)
         split = build_splits(recipe, prepared.table)[0]
@@ -75,19 +93,20 @@ def training_speed(root: Path, epochs: int = 2) -> list[dict]:
     return rows
 
 
-def inference_speed(checkpoints: list[Path], paths: list[str], speakers: list[str], seconds: float) -> dict:
-    """``process_files`` over every file: 2 extraction workers, per-speaker statistics from the EMO-DB speakers;
-    several checkpoints are one seed ensemble (features extracted once, probabilities averaged)."""
+def inference_speed(checkpoints: list[Path], paths: list[str], speakers: list[str], seconds: float,
+                    workers: int) -> dict:
+    """``process_files`` over every file with ``workers`` extraction workers, per-speaker statistics from the
+    EMO-DB speakers; several checkpoints are one seed ensemble (features extracted once, probabilities averaged)."""
     torch.set_num_threads(2)
     recognizer = Recognizer.from_checkpoints(checkpoints)
     recognizer.process_file(paths[0])  # warm-up (imports, first allocation)
     start = time.perf_counter()
-    table = recognizer.process_files(paths, workers=2, speakers=speakers)
+    table = recognizer.process_files(paths, workers=workers, speakers=speakers)
     elapsed = time.perf_counter() - start
     assert table["error"].isna().all(), table[table["error"].notna()]
     members = f", {len(checkpoints)}-seed ensemble" if len(checkpoints) > 1 else ""
     return {"measure": f"inference, best configuration{members}, {len(paths)} EMO-DB files, features included, "
-                       "2 workers, per-speaker normalisation",
+                       f"{workers} extraction worker(s), per-speaker normalisation",
             "files/s": f"{len(paths) / elapsed:.1f}", "RTF": f"{elapsed / seconds:.4f}", "x real time": f"{seconds / elapsed:.0f}"}
 
 
@@ -114,8 +133,9 @@ def main() -> None:
     paths = table["path"].tolist()
     seconds = float(sum(sf.info(p).duration for p in paths))
     rows = extraction(paths, seconds, workers=2)
+    rows.append(opensmile_fixed_cost(paths))
     rows += training_speed(root)
-    recipe = load_recipe(CONFIGS[args.best_config], [f"data.root={root}"])
+    recipe = config_recipe(args.best_config, root)
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(folder)
@@ -132,7 +152,8 @@ def main() -> None:
         first_fold = sorted(run_dir.glob(f"runs/{arm}/*_seed{seeds[0]}"))[0].name.rsplit("_seed", 1)[0]
         checkpoints = [run_dir / "runs" / arm / f"{first_fold}_seed{seed}" / "checkpoint_best.pt"
                        for seed in seeds[: args.ensemble_size]]
-        rows.append(inference_speed(checkpoints, paths, table["speaker"].astype(str).tolist(), seconds))
+        for workers in (1, 2):
+            rows.append(inference_speed(checkpoints, paths, table["speaker"].astype(str).tolist(), seconds, workers))
     frame = pd.DataFrame(rows).fillna("")
     write_outputs(args.out, "speed", frame, {"audio_seconds": seconds, "files": len(paths)})
     print(markdown_table(frame))

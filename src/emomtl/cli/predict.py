@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "averaged over the checkpoints)")
     parser.add_argument("-o", "--output", type=Path, help="write .csv or .json (default: CSV on stdout)")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="extract features in N processes (default: 1)")
+                        help="extract features in N threads (openSMILE) or processes (default: 1)")
     speakers = parser.add_mutually_exclusive_group()
     speakers.add_argument("--speakers", type=Path, metavar="CSV",
                           help="CSV with columns file,speaker (file as given on the command line / found in a folder, "

@@ -1,5 +1,5 @@
 """Feature extraction for :class:`~emomtl.inference.Recognizer`: one featurizer per distinct ``features`` section,
-files one after another or in a pool of worker processes.
+files one after another, in threads (extractors that release the GIL) or in a pool of worker processes.
 
 A file that cannot be used gives the reason instead of its features, in the main process or in a worker alike,
 so one bad file never stops a batch.

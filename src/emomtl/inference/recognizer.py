@@ -3,7 +3,7 @@
 Modelled on audinterface: ``process_file``, ``process_files`` and ``process_signal`` give identical
 outputs for the same audio. Long recordings are processed in windows of the training length, so a
 10-minute file needs no more memory than its features. ``process_files`` extracts features first (optionally in
-worker processes), then runs the model over all files in batches; several checkpoints form an ensemble.
+worker threads or processes), then runs the model over all files in batches; several checkpoints form an ensemble.
 """
 
 from __future__ import annotations
