@@ -184,9 +184,9 @@ class Recognizer:
         """One row per file; a file that fails gets its reason in the ``error`` column and the rest go on.
 
         ``workers > 1`` extracts features in that many threads (when every extractor releases the GIL, as openSMILE
-        does) or processes; the model then runs over all files in batches of ``batch_size``. ``speakers`` (one per path) fits the per-speaker statistics of inputs with
-        ``standardize: speaker`` on each speaker's files (a speaker needs at least two); without them such inputs
-        use the training set's global statistics.
+        does) or processes; the model then runs over all files in batches of ``batch_size``. ``speakers`` (one per
+        path) fits the per-speaker statistics of inputs with ``standardize: speaker`` on each speaker's files (a
+        speaker needs at least two); without them such inputs use the training set's global statistics.
         """
         paths = [str(p) for p in paths]
         known = None if speakers is None else speaker_array(speakers, len(paths))

@@ -181,22 +181,23 @@ def make_batch(
     speed perturbation) instead of ``inputs`` / ``standardizer``.
     """
     batch: dict[str, torch.Tensor] = {}
+    if views is not None and view_of_row is not None:
+        sources = [views[int(v)] for v in view_of_row]  # the view each row is read from
+    else:
+        sources = [InputView(inputs, standardizer)] * len(rows)
     for name, spec in specs.items():
         arrays = []
-        for j, i in enumerate(rows):
-            if views is not None and view_of_row is not None:
-                view = views[int(view_of_row[j])]
-                inputs, standardizer = view.inputs, view.standardizer
-            array = np.asarray(inputs[name][i], dtype=np.float32)
+        for source, i in zip(sources, rows):
+            array = np.asarray(source.inputs[name][i], dtype=np.float32)
             if spec.length is not None and spec.time_axis is not None:
                 mode = spec.train_crop if train else ("center" if spec.eval_crop == "windows" else spec.eval_crop)
 
                 def crop(whole: np.ndarray, pad: float) -> list[np.ndarray]:
                     return [fit_length(whole, spec.length, axis=spec.time_axis, mode=mode, pad_value=pad, rng=rng)]
 
-                array = cut_and_standardize(array, spec, standardizer, int(i), crop)[0]
-            elif standardizer is not None:
-                array = standardizer.apply(name, array, spec, int(i))
+                array = cut_and_standardize(array, spec, source.standardizer, int(i), crop)[0]
+            elif source.standardizer is not None:
+                array = source.standardizer.apply(name, array, spec, int(i))
             arrays.append(array)
         batch[name], mask = _stack(arrays, spec)
         if mask is not None:

@@ -76,11 +76,11 @@ class SplitTrainer:
         self.targets = {t.name: t.encode(job.prepared.table) for t in job.tasks}
         self.class_weights = {t.name: balanced_class_weights(self.targets[t.name][job.split.train], len(t.classes or []))
                               for t in job.tasks if t.class_weight == "balanced"}  # training rows only
-        self.standardizer = Standardizer.fit(job.prepared.inputs, job.split.train, self.specs,
-                                             job.prepared.table["speaker"].to_numpy())
+        speakers = job.prepared.table["speaker"].to_numpy()
+        self.standardizer = Standardizer.fit(job.prepared.inputs, job.split.train, self.specs, speakers)
         self.views = fit_views(InputView(job.prepared.inputs, self.standardizer),
                                [job.prepared.views[f] for f in sorted(job.prepared.views)], job.split.train,
-                               self.specs, job.prepared.table["speaker"].to_numpy())
+                               self.specs, speakers)
         self.input_shapes = model_input_shapes(job.prepared, self.specs, self.standardizer)
         self.model = build_model(recipe["model"], job.tasks, self.input_shapes)
         name = job.weighting.get("name", "static")

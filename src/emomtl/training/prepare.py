@@ -122,16 +122,15 @@ def prepare_corpus(recipe: dict[str, Any], progress: bool = True) -> PreparedCor
     augment = recipe["train"].get("augment") or {}
     check_augment(augment)  # before any extraction
     cache_dir = Path(data["cache_dir"]).expanduser() if data.get("cache_dir") else None
+    workers = max(1, recipe["train"].get("num_workers") or 2)
     table, inputs, failed = extract_inputs(
-        table, recipe["features"], data["sample_rate"], cache_dir,
-        num_workers=max(1, recipe["train"].get("num_workers") or 2), progress=progress,
+        table, recipe["features"], data["sample_rate"], cache_dir, num_workers=workers, progress=progress,
     )
     for item in skipped + failed:
         log.warning("skipped %s: %s", item.path, item.reason)
     views = {
         float(factor): extract_speed_view(table, inputs, recipe["features"], data["sample_rate"], cache_dir,
-                                          float(factor), num_workers=max(1, recipe["train"].get("num_workers") or 2),
-                                          progress=progress)
+                                          float(factor), num_workers=workers, progress=progress)
         for factor in augment.get("speed") or []
     }
     return PreparedCorpus(table, inputs, skipped + failed, views)
