@@ -38,11 +38,13 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def pct(values: list[float]) -> str:
+    """Percent mean ± sample std; one value alone has no spread and is printed without one."""
     values = [v for v in values if np.isfinite(v)]
     if not values:
         return "-"
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    return f"{100 * np.mean(values):.1f} ± {100 * std:.1f}"
+    if len(values) == 1:
+        return f"{100 * values[0]:.1f}"
+    return f"{100 * np.mean(values):.1f} ± {100 * float(np.std(values, ddof=1)):.1f}"
 
 
 def run_predictions(run_dir: Path, strategy: str) -> dict[int, pd.DataFrame]:

@@ -157,22 +157,24 @@ def reuse_runs(source: Path, target: Path, arms: list[str]) -> None:
                 shutil.copytree(run, destination, copy_function=os.link)
 
 
-def ensemble_rows(recipe: dict, args: argparse.Namespace, mlp_rows: list[dict], seeds: list[int]) -> list[dict]:
-    """Seed ensembles as configurations: the arm chosen on validation plus the comparison arms, over disjoint
-    groups of ``--ensemble-size`` seeds (``--ensemble-repeats`` groups), so each ensemble UA is an independent draw."""
-    scored = [r for r in mlp_rows if np.isfinite(r["_val_ua"])]
+def ensemble_rows(name: str, recipe: dict, args: argparse.Namespace, own_rows: list[dict], seeds: list[int]) -> list[dict]:
+    """Seed ensembles of configuration ``name`` as configurations: its arm chosen on validation plus the comparison
+    arms it has, over disjoint groups of ``--ensemble-size`` seeds (``--ensemble-repeats`` groups), so each
+    ensemble UA is an independent draw. Finished single-seed runs of ``emodb_<name>`` are reused."""
+    scored = [r for r in own_rows if np.isfinite(r["_val_ua"]) and r["_seeds"] == len(seeds)]
     best = max(scored, key=lambda r: r["_val_ua"])["strategy"]  # validation speakers only
-    arms = list(dict.fromkeys(best if a == "best" else a for a in args.ensemble_arms.split(",")))
+    run_arms = {r["strategy"] for r in own_rows}
+    arms = [a for a in dict.fromkeys(best if a == "best" else a for a in args.ensemble_arms.split(",")) if a in run_arms]
     all_seeds = list(range(args.ensemble_size * args.ensemble_repeats))
-    run_dir = args.runs / "emodb_mlp_ensemble"
-    reuse_runs(args.runs / "emodb_mlp", run_dir, arms)
+    run_dir = args.runs / f"emodb_{name}_ensemble"
+    reuse_runs(args.runs / f"emodb_{name}", run_dir, arms)
     weightings = [a for a in arms if not a.startswith("single:")]
     singles = [a.split(":", 1)[1] for a in arms if a.startswith("single:")]
     with Timer() as timer:
         run_experiment(recipe, run_dir, weightings=weightings, single_task=singles, seeds=all_seeds, jobs=args.jobs)
-    print(f"emodb_mlp_ensemble: {timer.seconds:.0f} s wall time, {len(arms)} arm(s) x 10 folds x {len(all_seeds)} "
+    print(f"emodb_{name}_ensemble: {timer.seconds:.0f} s wall time, {len(arms)} arm(s) x 10 folds x {len(all_seeds)} "
           f"seeds (seeds {seeds} reused)", flush=True)
-    return summarise(run_dir, "mlp", ensemble_size=args.ensemble_size)
+    return summarise(run_dir, name, ensemble_size=args.ensemble_size)
 
 
 def main() -> None:
@@ -189,7 +191,9 @@ def main() -> None:
     parser.add_argument("--ensemble-size", type=int, default=3, help="seeds per ensemble (1: no ensemble rows)")
     parser.add_argument("--ensemble-repeats", type=int, default=3, help="independent ensembles (disjoint seeds)")
     parser.add_argument("--ensemble-arms", default="best,static,druw,single:emotion",
-                        help="mlp arms run as seed ensembles; 'best' = the arm of highest validation UA")
+                        help="arms run as seed ensembles (those the configuration has); 'best' = the arm of highest "
+                             "validation UA among those run with every seed")
+    parser.add_argument("--ensemble-configs", default="mlp,mlp_speed", help="configurations given ensemble rows")
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "benchmarks", help="run folders (resumable)")
@@ -222,8 +226,8 @@ def main() -> None:
             print(f"{folder}: {timer.seconds:.0f} s wall time, {arms} arm(s) x 10 folds x "
                   f"{len(plan_seeds)} seed(s)", flush=True)
             rows.extend(summarise(run_dir, name))
-        if name == "mlp" and args.ensemble_size > 1:
-            rows.extend(ensemble_rows(recipe, args, [r for r in rows if r["model"] == "mlp"], seeds))
+        if name in args.ensemble_configs.split(",") and args.ensemble_size > 1:
+            rows.extend(ensemble_rows(name, recipe, args, [r for r in rows if r["model"] == name], seeds))
     table = pd.DataFrame(rows)
     # chosen on validation speakers, never on test, among arms run with every seed (a one-seed validation UA is
     # noisier, and picking the highest of noisy values favours it)

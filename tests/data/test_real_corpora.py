@@ -40,3 +40,20 @@ def test_loso_on_emodb_never_leaks(shared_data):
     for split in splits:
         speakers = table["speaker"].to_numpy()
         assert not set(speakers[split.train]) & set(speakers[split.test])
+
+
+@pytest.mark.parametrize("name", ["emodb", "turev-db"])
+def test_opensmile_htk_sink_matches_the_python_api_on_real_files(shared_data, name):
+    opensmile = pytest.importorskip("opensmile")
+    import numpy as np
+
+    from emomtl.data.audio import load_audio
+    from emomtl.features.opensmile_native import HtkSmile
+
+    paths = load_corpus(name, _root(shared_data, name), check_audio=False).table["path"].tolist()[::60]
+    smile = opensmile.Smile(opensmile.FeatureSet.ComParE_2016, opensmile.FeatureLevel.Functionals)
+    native = HtkSmile(smile)
+    for path in paths:
+        signal = load_audio(path, 16000)
+        expected = smile.process_signal(signal, 16000).to_numpy(dtype=np.float32)
+        assert np.array_equal(native(signal, 16000), expected, equal_nan=True), path

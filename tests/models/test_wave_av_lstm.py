@@ -98,3 +98,25 @@ def test_missing_video_names_the_modality_setting():
 def test_bad_settings_are_refused_naming_the_setting(change, match):
     with pytest.raises(ConfigError, match=match):
         build_model({**CONFIG, **change}, make_tasks(), SHAPES)
+
+
+def test_step_norm_layer_normalises_each_step_before_the_lstm_and_none_keeps_the_paper_model():
+    paper = build_model({**CONFIG, "modalities": "audio"}, make_tasks(), SHAPES)
+    normed = build_model({**CONFIG, "modalities": "audio", "step_norm": "layer"}, make_tasks(), SHAPES)
+    assert isinstance(paper.step_norm, torch.nn.Identity)
+    extra = sum(p.numel() for p in normed.parameters()) - sum(p.numel() for p in paper.parameters())
+    assert extra == 2 * normed.step_features  # LayerNorm's gain and bias, nothing else
+    inputs = random_inputs({"waveform": SHAPES["waveform"]}, batch=3)
+    steps = normed.step_norm(normed.step_sequences(inputs))
+    assert torch.allclose(steps.mean(-1), torch.zeros(steps.shape[:2]), atol=1e-4)
+    assert torch.allclose(steps.std(-1, unbiased=False), torch.ones(steps.shape[:2]), atol=1e-2)
+    captured = {}
+
+    def keep_input(module, args, output):
+        captured["input"] = args[0]
+
+    normed.lstm.register_forward_hook(keep_input)
+    normed(inputs)
+    assert torch.allclose(captured["input"], steps)
+    with pytest.raises(ConfigError, match=r"model\.step_norm"):
+        build_model({**CONFIG, "modalities": "audio", "step_norm": "batch"}, make_tasks(), SHAPES)

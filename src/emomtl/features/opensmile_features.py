@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from emomtl.features.base import AudioExtractor, AudioOptions, require
+from emomtl.features.opensmile_native import HtkSmile
 
 LEVELS = {"functionals": "Functionals", "lld": "LowLevelDescriptors", "lld_deltas": "LowLevelDescriptors_Deltas"}
 FEATURE_SETS = (
@@ -38,7 +39,7 @@ class OpenSmileExtractor(AudioExtractor):
     kind = "opensmile"
     #: openSMILE runs in native code through ctypes, which releases the GIL: threads scale over the cores without
     #: the start-up of worker processes, and one ``Smile`` object serves them all (each call builds its own
-    #: native instance).
+    #: native instance, read back through openSMILE's HTK sink: see :mod:`~emomtl.features.opensmile_native`).
     parallel = "thread"
     Options = OpenSmileOptions
 
@@ -74,9 +75,29 @@ class OpenSmileExtractor(AudioExtractor):
             feature_level=opensmile.FeatureLevel[LEVELS[self.options.level]],
         )
 
+    @property
+    def _native(self) -> HtkSmile | None:
+        return self.resource("native", self._build_native)
+
+    def _build_native(self) -> HtkSmile | None:
+        """The HTK-sink runner, or None (with a warning) if this openSMILE build cannot run it."""
+        try:
+            native = HtkSmile(self._smile)
+            native(np.random.default_rng(0).normal(0, 0.1, self.sample_rate).astype(np.float32), self.sample_rate)
+            return native
+        except Exception as error:  # an opensmile release with another layout: keep the Python API's slower path
+            warnings.warn(f"openSMILE's HTK sink is unavailable ({error}); using the slower Python API sink")
+            return None
+
     def from_prepared(self, signal: np.ndarray) -> np.ndarray:
-        table = self._smile.process_signal(signal, self.sample_rate)
-        values = np.nan_to_num(table.to_numpy(dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        native = self._native
+        if native is None:
+            values = self._smile.process_signal(signal, self.sample_rate).to_numpy(dtype=np.float32)
+        else:
+            values = native(signal, self.sample_rate)
+            if not len(values):  # too short for one frame: the Python API's row of NaN
+                values = np.full((1, native.dim), np.nan, dtype=np.float32)
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
         if self.options.level == "functionals":
             return np.ascontiguousarray(values[0])
         return np.ascontiguousarray(values)

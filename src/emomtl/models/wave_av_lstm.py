@@ -51,6 +51,10 @@ class WaveAVLSTMSettings:
     lstm_layers: int = 2
     dropout: float = 0.5
     pooling: Literal["last", "mean"] = "last"
+    #: ``layer``: LayerNorm over each step's features before the LSTM (not in the paper, whose default ``none`` this
+    #: keeps). The max-pooled 500 ms maps of a waveform are small and nearly constant across utterances, so without
+    #: it the LSTM barely tells inputs apart (``python benchmarks/wave_front_end.py``).
+    step_norm: Literal["none", "layer"] = "none"
     head_hidden: int | None = None
     conv_method: ConvMethod = "auto"
     fft_min_kernel: int = 256
@@ -177,6 +181,7 @@ class WaveAVLSTM(MultiTaskModel):
             self.video = ResNet(settings.resnet_depth, settings.resnet_width)
             step_features += self.video.out_features
         self.step_features = step_features
+        self.step_norm = nn.LayerNorm(step_features) if settings.step_norm == "layer" else nn.Identity()
         self.lstm = glorot_init_lstm(
             nn.LSTM(
                 step_features,
@@ -201,6 +206,6 @@ class WaveAVLSTM(MultiTaskModel):
         return torch.cat([part[:, :steps] for part in parts], dim=-1)
 
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        sequence, _ = self.lstm(self.step_sequences(inputs))
+        sequence, _ = self.lstm(self.step_norm(self.step_sequences(inputs)))
         shared = self._remember_shared(pool_sequence(sequence, self.settings.pooling))
         return self.heads(shared)

@@ -1,0 +1,74 @@
+"""The benchmark summaries: seed ensembles over disjoint seed groups, and issue 6's target checks choosing arms by
+validation UA (never test UA). Runs without any corpus."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def modules():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield importlib.import_module("_common"), importlib.import_module("emodb_loso")
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def predictions(correct: list[bool]) -> pd.DataFrame:
+    """Six test rows of two classes; row i is predicted right when ``correct[i]`` (probability 0.9 on its pick)."""
+    truth = np.array(["a", "b"] * 3)
+    right = np.array(correct)
+    prob_a = np.where((truth == "a") == right, 0.9, 0.1)
+    return pd.DataFrame({"path": [f"f{i}.wav" for i in range(6)], "speaker": ["s1"] * 3 + ["s2"] * 3,
+                         "emotion.true": truth, "emotion.pred": np.where(prob_a > 0.5, "a", "b"),
+                         "emotion.prob.a": prob_a, "emotion.prob.b": 1 - prob_a})
+
+
+def test_ensembles_use_disjoint_seed_groups_in_order(modules) -> None:
+    common, _ = modules
+    good, bad = [True] * 6, [False] * 6
+    per_seed = {0: predictions(good), 1: predictions(good), 2: predictions(bad),
+                3: predictions(bad), 4: predictions(bad), 5: predictions(good), 6: predictions(good)}
+    scores = common.ensemble_scores(per_seed, size=3)
+    assert len(scores) == 2  # seeds 0-2 and 3-5; seed 6 is left out, not reused
+    assert scores[0]["ua"] == pytest.approx(1.0) and scores[1]["ua"] == pytest.approx(0.0)
+
+
+def row(model: str, strategy: str, test: float, val: float, seeds: int = 3) -> dict:
+    return {"model": model, "strategy": strategy, "_ua_mean": test, "_val_ua": val, "_seeds": seeds}
+
+
+def test_target_checks_choose_arms_on_validation_and_report_misses(modules) -> None:
+    _, loso = modules
+    table = pd.DataFrame([
+        row("SVM, ComParE, train-set z-norm (classical anchor)", "single:emotion", 0.75, float("nan")),
+        row("mlp", "static", 0.84, 0.860),
+        row("mlp", "druw", 0.87, 0.850),   # best test UA, but validation prefers softmax among dynamic arms
+        row("mlp", "softmax", 0.83, 0.855),
+        row("mlp", "mgda", 0.90, 0.990, seeds=1),  # one seed: never chosen
+        row("mlp", "single:emotion", 0.845, 0.858),
+    ])
+    best = table.loc[1]
+    checks = loso.target_checks(table, best, table.iloc[0:0]).set_index("target")
+    assert checks.loc["best configuration >= 85 % UA (mean over seeds)", "met"] == "no"
+    assert checks.loc["best configuration >= 5 points above the SVM anchor", "met"] == "yes"
+    multi = checks.loc["mlp: multi-task beats single-task"]
+    assert multi["configuration"].startswith("static") and multi["met"] == "no"
+    dynamic = checks.loc["mlp: best dynamic strategy beats equal weights"]
+    assert dynamic["configuration"].startswith("softmax") and dynamic["UA %"] == "83.0" and dynamic["met"] == "no"
+
+
+def test_percentages_give_a_spread_only_when_there_is_one(modules) -> None:
+    common, _ = modules
+    assert common.pct([0.5, 0.7]) == "60.0 ± 14.1"
+    assert common.pct([0.5, float("nan")]) == "50.0"  # one seed: no "± 0.0" that would look like zero spread
+    assert common.pct([float("nan")]) == "-"
