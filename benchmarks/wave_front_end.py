@@ -22,6 +22,7 @@ from emodb_loso import config_recipe
 
 from emomtl.data.audio import load_audio
 from emomtl.data.corpora import load_corpus
+from emomtl.features.cropping import fit_length
 from emomtl.models.registry import build_model
 from emomtl.models.tasks import TaskSpec
 
@@ -29,8 +30,7 @@ from emomtl.models.tasks import TaskSpec
 def crops(root: Path, files: int, samples: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     table = load_corpus("emodb", root).table.iloc[::20].head(files)
     classes = sorted(table["emotion"].unique())
-    signals = [np.pad(s, (0, max(0, samples - len(s))))[:samples]
-               for s in (load_audio(p, 16000, normalize="rms") for p in table["path"])]
+    signals = [fit_length(load_audio(p, 16000, normalize="rms"), samples, mode="start") for p in table["path"]]
     labels = torch.tensor([classes.index(e) for e in table["emotion"]])
     return torch.tensor(np.stack(signals)), labels, classes
 

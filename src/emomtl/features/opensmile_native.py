@@ -51,6 +51,7 @@ class HtkSmile:
                               "source": os.path.join(smile.default_config_root, config.EXTERNAL_INPUT_CONFIG),
                               "nBits": 16})
         self._source = config.EXTERNAL_SOURCE_COMPONENT
+        self._config_path = smile.config_path  # a property that resolves paths on every access: read once
         self.dim = len(smile.feature_names)
 
     def __call__(self, signal: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -61,7 +62,7 @@ class HtkSmile:
         os.close(handle)
         try:
             native = OpenSMILE()
-            native.initialize(config_file=self._smile.config_path,
+            native.initialize(config_file=self._config_path,
                               options={**self._options, "sampleRate": sample_rate, "htkOutput": output},
                               loglevel=self._smile.loglevel, log_file=self._smile.logfile, debug=False)
             try:
