@@ -177,12 +177,33 @@ def ensemble_rows(name: str, recipe: dict, args: argparse.Namespace, own_rows: l
     return summarise(run_dir, name, ensemble_size=args.ensemble_size)
 
 
-def main() -> None:
+def run_plans(name: str, recipe: dict, args: argparse.Namespace, seeds: list[int]) -> list[tuple]:
+    """What configuration ``name`` runs: ``(run folder, weightings, seeds, single-task arms)`` per plan."""
+    if args.strategies:
+        single_tasks = args.single_task.split(",") if args.single_task else True
+        return [(f"emodb_{name}", args.strategies.split(","), seeds, not args.no_single_task and single_tasks)]
+    if name == "mlp":
+        gradient_seeds = [int(s) for s in args.gradient_seeds.split(",")]
+        plans = [(f"emodb_{name}", LOSS_BASED, seeds, not args.no_single_task)]
+        if args.gradient_strategies:
+            plans.append((f"emodb_{name}_gradient", args.gradient_strategies.split(","), gradient_seeds, False))
+        return plans
+    if name == "mlp_speed":
+        return [(f"emodb_{name}", SPEED_ARMS[0], seeds, [] if args.no_single_task else SPEED_ARMS[1])]
+    # the CPU-heavy models: arms and seeds of the benchmark recipe (a reduced budget, stated there)
+    compare = recipe.get("compare") or {}
+    return [(f"emodb_{name}", compare.get("weightings") or [recipe["weighting"]["name"]],
+             recipe["train"]["seeds"], compare.get("single_task", False) and not args.no_single_task)]
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding emodb/")
     parser.add_argument("--configs", default="mlp,cnn,blstm,wave", help=f"comma-separated, of {sorted(CONFIGS)}")
     parser.add_argument("--strategies", help="comma-separated weightings (default: all for mlp; static,druw otherwise)")
     parser.add_argument("--no-single-task", action="store_true", help="skip the single-task baselines")
+    parser.add_argument("--single-task", default="", help="with --strategies: comma-separated tasks given a single-task "
+                                                          "baseline (default: every non-auxiliary task)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--gradient-seeds", default="0", help="seeds of the (slower) gradient-based strategies of mlp")
     parser.add_argument("--gradient-strategies", default=",".join(GRADIENT_BASED),
@@ -198,25 +219,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "benchmarks", help="run folders (resumable)")
     parser.add_argument("--override", action="append", default=[], help="recipe override for every config")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     root = require_corpus(args.data, "emodb")
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = [] if args.no_reference else cached_svm_reference(root, args.runs)
     for name in args.configs.split(","):
         recipe = config_recipe(name, root, args.override)
-        if args.strategies:
-            plans = [(f"emodb_{name}", args.strategies.split(","), seeds, not args.no_single_task)]
-        elif name == "mlp":
-            gradient_seeds = [int(s) for s in args.gradient_seeds.split(",")]
-            plans = [(f"emodb_{name}", LOSS_BASED, seeds, not args.no_single_task)]
-            if args.gradient_strategies:
-                plans.append((f"emodb_{name}_gradient", args.gradient_strategies.split(","), gradient_seeds, False))
-        elif name == "mlp_speed":
-            plans = [(f"emodb_{name}", SPEED_ARMS[0], seeds, [] if args.no_single_task else SPEED_ARMS[1])]
-        else:  # the CPU-heavy models: arms and seeds of the benchmark recipe (a reduced budget, stated there)
-            compare = recipe.get("compare") or {}
-            plans = [(f"emodb_{name}", compare.get("weightings") or [recipe["weighting"]["name"]],
-                      recipe["train"]["seeds"], compare.get("single_task", False) and not args.no_single_task)]
+        plans = run_plans(name, recipe, args, seeds)
         for folder, strategies, plan_seeds, single in plans:
             run_dir = args.runs / folder
             with Timer() as timer:

@@ -9,6 +9,7 @@ Real-time factor (RTF) = processing time / audio duration; "x real time" = 1 / R
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -107,19 +108,28 @@ def training_speed(root: Path, epochs: int = 1) -> list[dict]:
 
 
 def inference_speed(checkpoints: list[Path], paths: list[str], speakers: list[str], seconds: float,
-                    workers: int) -> dict:
+                    workers: int, repeats: int = 5) -> dict:
     """``process_files`` over every file with ``workers`` extraction workers, per-speaker statistics from the
-    EMO-DB speakers; several checkpoints are one seed ensemble (features extracted once, probabilities averaged)."""
+    EMO-DB speakers; several checkpoints are one seed ensemble (features extracted once, probabilities averaged).
+
+    The pass is repeated ``repeats`` times: the row gives the median speed, the slowest and fastest pass, and the
+    machine's 1-minute load average before the first pass (another busy process on these 2 cores shows there)."""
     torch.set_num_threads(2)
     recognizer = Recognizer.from_checkpoints(checkpoints)
     recognizer.process_file(paths[0])  # warm-up (imports, first allocation)
-    start = time.perf_counter()
-    table = recognizer.process_files(paths, workers=workers, speakers=speakers)
-    elapsed = time.perf_counter() - start
-    assert table["error"].isna().all(), table[table["error"].notna()]
+    load = os.getloadavg()[0]
+    passes = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        table = recognizer.process_files(paths, workers=workers, speakers=speakers)
+        passes.append(time.perf_counter() - start)
+        assert table["error"].isna().all(), table[table["error"].notna()]
+    elapsed = float(np.median(passes))
     members = f", {len(checkpoints)}-seed ensemble" if len(checkpoints) > 1 else ""
     return {"measure": f"inference, best configuration{members}, {len(paths)} EMO-DB files, features included, "
-                       f"{workers} extraction worker(s), per-speaker normalisation",
+                       f"{workers} extraction worker(s), per-speaker normalisation; median of {repeats} passes "
+                       f"(slowest {seconds / max(passes):.0f}x, fastest {seconds / min(passes):.0f}x; "
+                       f"load average {load:.2f} before)",
             "files/s": f"{len(paths) / elapsed:.1f}", "RTF": f"{elapsed / seconds:.4f}", "x real time": f"{seconds / elapsed:.0f}"}
 
 

@@ -72,3 +72,19 @@ def test_percentages_give_a_spread_only_when_there_is_one(modules) -> None:
     assert common.pct([0.5, 0.7]) == "60.0 ± 14.1"
     assert common.pct([0.5, float("nan")]) == "50.0"  # one seed: no "± 0.0" that would look like zero spread
     assert common.pct([float("nan")]) == "-"
+
+
+def test_run_plans_follow_the_command_line(modules) -> None:
+    _, loso = modules
+    parse = loso.build_parser().parse_args
+    recipe = {"weighting": {"name": "druw"}, "train": {"seeds": [0]}, "compare": {"weightings": ["druw"]}}
+    # the heavy models keep their recipe's reduced budget unless told otherwise
+    assert loso.run_plans("blstm", recipe, parse([]), [0, 1, 2]) == [("emodb_blstm", ["druw"], [0], False)]
+    # --strategies with --single-task: exactly those single-task baselines, on the seeds given
+    chosen = parse(["--strategies", "druw,static", "--single-task", "emotion"])
+    assert loso.run_plans("blstm", recipe, chosen, [0]) == [("emodb_blstm", ["druw", "static"], [0], ["emotion"])]
+    assert loso.run_plans("blstm", recipe, parse(["--strategies", "druw"]), [0])[0][3] is True  # every task
+    assert loso.run_plans("blstm", recipe, parse(["--strategies", "druw", "--no-single-task"]), [0])[0][3] is False
+    # mlp: the loss-based strategies on every seed, the gradient-based ones on their own seeds and folder
+    plans = loso.run_plans("mlp", recipe, parse(["--gradient-seeds", "0"]), [0, 1, 2])
+    assert [(folder, seeds) for folder, _, seeds, _ in plans] == [("emodb_mlp", [0, 1, 2]), ("emodb_mlp_gradient", [0])]
