@@ -14,11 +14,16 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SCRIPTS = ["emodb_loso.py", "cross_language.py", "speed.py", "emodb_tuning.py", "wave_front_end.py"]
 
 
+def run_benchmark(script: str, data: Path, out: Path) -> subprocess.CompletedProcess:
+    """``python benchmarks/<script> --data <data> --out <out>``, output captured."""
+    return subprocess.run([sys.executable, str(BENCHMARKS / script), "--data", str(data), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_a_missing_corpus_is_named_and_nothing_is_written(script: str, tmp_path: Path) -> None:
     data, out = tmp_path / "no-data-here", tmp_path / "results"
-    result = subprocess.run([sys.executable, str(BENCHMARKS / script), "--data", str(data), "--out", str(out)],
-                            capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    result = run_benchmark(script, data, out)
     assert result.returncode == 2, result.stderr
     assert f"{data / 'emodb'} not found" in result.stderr
     assert "|" not in result.stdout  # no partial table
@@ -27,7 +32,6 @@ def test_a_missing_corpus_is_named_and_nothing_is_written(script: str, tmp_path:
 
 def test_cross_language_names_the_second_corpus_too(tmp_path: Path) -> None:
     (tmp_path / "emodb").mkdir()  # only the first corpus is there
-    result = subprocess.run([sys.executable, str(BENCHMARKS / "cross_language.py"), "--data", str(tmp_path),
-                             "--out", str(tmp_path / "results")], capture_output=True, text=True, timeout=120)
+    result = run_benchmark("cross_language.py", tmp_path, tmp_path / "results")
     assert result.returncode == 2, result.stderr
     assert f"{tmp_path / 'turev-db'} not found" in result.stderr
