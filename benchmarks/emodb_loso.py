@@ -179,9 +179,15 @@ def ensemble_rows(name: str, recipe: dict, args: argparse.Namespace, own_rows: l
 
 def run_plans(name: str, recipe: dict, args: argparse.Namespace, seeds: list[int]) -> list[tuple]:
     """What configuration ``name`` runs: ``(run folder, weightings, seeds, single-task arms)`` per plan."""
-    if args.strategies:
+    if args.single_task and args.strategies is None:
+        raise SystemExit("--single-task chooses among the baselines of --strategies; give --strategies too "
+                         "('' for the baselines alone)")
+    if args.strategies is not None:  # "" with --single-task: the single-task baselines alone
         single_tasks = args.single_task.split(",") if args.single_task else True
-        return [(f"emodb_{name}", args.strategies.split(","), seeds, not args.no_single_task and single_tasks)]
+        strategies = [s for s in args.strategies.split(",") if s]
+        if not strategies and (args.no_single_task or not args.single_task):
+            raise SystemExit("--strategies '' runs nothing without --single-task TASK[,...]")
+        return [(f"emodb_{name}", strategies, seeds, not args.no_single_task and single_tasks)]
     if name == "mlp":
         gradient_seeds = [int(s) for s in args.gradient_seeds.split(",")]
         plans = [(f"emodb_{name}", LOSS_BASED, seeds, not args.no_single_task)]
@@ -200,10 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding emodb/")
     parser.add_argument("--configs", default="mlp,cnn,blstm,wave", help=f"comma-separated, of {sorted(CONFIGS)}")
-    parser.add_argument("--strategies", help="comma-separated weightings (default: all for mlp; static,druw otherwise)")
+    parser.add_argument("--strategies", help="comma-separated weightings (default: all for mlp; the recipe's otherwise); "
+                                                   "'' with --single-task: only those single-task baselines")
     parser.add_argument("--no-single-task", action="store_true", help="skip the single-task baselines")
-    parser.add_argument("--single-task", default="", help="with --strategies: comma-separated tasks given a single-task "
-                                                          "baseline (default: every non-auxiliary task)")
+    parser.add_argument("--single-task", default="", help="with --strategies (required): comma-separated tasks given a "
+                                                          "single-task baseline (default: every non-auxiliary task)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--gradient-seeds", default="0", help="seeds of the (slower) gradient-based strategies of mlp")
     parser.add_argument("--gradient-strategies", default=",".join(GRADIENT_BASED),

@@ -1,6 +1,8 @@
 """Choose the functional-MLP settings of ``recipes/emodb_loso.yaml`` on validation speakers only.
 
     python benchmarks/emodb_tuning.py                 # screen every variant with seed 0; base + best 2 again with 3 seeds
+    python benchmarks/emodb_tuning.py --variants 14,17,18 --seeds 0,1,2 --finalists 0 --single-task \
+        --name emodb_tuning_ema                       # weight EMA on top of the chosen speed perturbation
 
 Each variant (a list of recipe overrides) is trained leave-one-speaker-out; its score is the mean emotion UA
 on the two validation speakers of every fold (before the refit), so the choice never looks at a test speaker.
@@ -43,6 +45,8 @@ VARIANTS: dict[str, list[str]] = {
     "balanced class weights": ["tasks.0.class_weight=balanced"],
     "ComParE + eGeMAPS fusion": ["features.egemaps={kind: opensmile, feature_set: eGeMAPSv02, level: functionals}",
                                  "inputs.egemaps={standardize: speaker}", "model.inputs=[functionals,egemaps]"],
+    "speed perturbation + weight EMA 0.95": ["train.augment.speed=[0.9,0.95,1.05,1.1]", "train.ema_decay=0.95"],
+    "speed perturbation + weight EMA 0.99": ["train.augment.speed=[0.9,0.95,1.05,1.1]", "train.ema_decay=0.99"],
 }
 
 

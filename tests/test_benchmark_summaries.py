@@ -85,6 +85,13 @@ def test_run_plans_follow_the_command_line(modules) -> None:
     assert loso.run_plans("blstm", recipe, chosen, [0]) == [("emodb_blstm", ["druw", "static"], [0], ["emotion"])]
     assert loso.run_plans("blstm", recipe, parse(["--strategies", "druw"]), [0])[0][3] is True  # every task
     assert loso.run_plans("blstm", recipe, parse(["--strategies", "druw", "--no-single-task"]), [0])[0][3] is False
+    # --strategies '': the named single-task baselines alone; without any, nothing would run
+    alone = parse(["--strategies", "", "--single-task", "emotion"])
+    assert loso.run_plans("cnn", recipe, alone, [0]) == [("emodb_cnn", [], [0], ["emotion"])]
+    with pytest.raises(SystemExit, match="runs nothing"):
+        loso.run_plans("cnn", recipe, parse(["--strategies", ""]), [0])
+    with pytest.raises(SystemExit, match="give --strategies too"):  # not silently ignored
+        loso.run_plans("cnn", recipe, parse(["--single-task", "emotion"]), [0])
     # mlp: the loss-based strategies on every seed, the gradient-based ones on their own seeds and folder
     plans = loso.run_plans("mlp", recipe, parse(["--gradient-seeds", "0"]), [0, 1, 2])
     assert [(folder, seeds) for folder, _, seeds, _ in plans] == [("emodb_mlp", [0, 1, 2]), ("emodb_mlp_gradient", [0])]

@@ -60,6 +60,7 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "batch_size": (int,),
         "eval_batch_size": (int,),
         "grad_clip": (*_NUMBER, type(None)),
+        "ema_decay": (*_NUMBER, type(None)),
         "seed": (int,),
         "seeds": (list,),
         "select_metric": (str,),

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from emomtl.errors import CheckpointError, ConfigError
 from emomtl.training.checkpoint import load_checkpoint
@@ -44,9 +45,8 @@ def test_other_seed_changes_the_run(recipe, tmp_path):
     assert first["weights"] != other["weights"]
 
 
-def test_resume_after_interruption_ends_like_an_uninterrupted_run(recipe, tmp_path, monkeypatch):
-    reference = train_split(_job(recipe, tmp_path / "full"), resume=False)
-
+def _train_killed_after_epoch_2(job: SplitJob, monkeypatch) -> None:
+    """Train ``job`` until a simulated kill right after epoch 2's checkpoints are written."""
     original_save = SplitTrainer.save
 
     def save_then_die(self, best):
@@ -56,8 +56,13 @@ def test_resume_after_interruption_ends_like_an_uninterrupted_run(recipe, tmp_pa
 
     monkeypatch.setattr(SplitTrainer, "save", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        train_split(_job(recipe, tmp_path / "cut"), resume=True)
+        train_split(job, resume=True)
     monkeypatch.setattr(SplitTrainer, "save", original_save)
+
+
+def test_resume_after_interruption_ends_like_an_uninterrupted_run(recipe, tmp_path, monkeypatch):
+    reference = train_split(_job(recipe, tmp_path / "full"), resume=False)
+    _train_killed_after_epoch_2(_job(recipe, tmp_path / "cut"), monkeypatch)
     assert load_checkpoint(tmp_path / "cut" / "checkpoint_last.pt")["epoch"] == 2
     resumed = train_split(_job(recipe, tmp_path / "cut"), resume=True)
     assert _test_numbers(resumed) == pytest.approx(_test_numbers(reference), abs=1e-6)
@@ -189,3 +194,37 @@ def test_single_task_arm_without_the_selection_task_selects_on_its_own_score(rec
     recipe["train"]["select_metric"] = "val.emotion.ua"
     assert recipe_for_arm(recipe, [TaskSpec("gender")])["train"]["select_metric"] == "val.score"
     assert recipe_for_arm(recipe, [TaskSpec("emotion")]) is recipe
+
+
+def test_weight_average_is_what_is_validated_saved_and_resumed(recipe, tmp_path, monkeypatch):
+    recipe["train"]["ema_decay"] = 0.9
+    reference = train_split(_job(recipe, tmp_path / "full"), resume=False)
+    plain = train_split(_job({**recipe, "train": {**recipe["train"], "ema_decay": None}}, tmp_path / "plain"),
+                        resume=False)
+    assert _test_numbers(reference) != _test_numbers(plain)  # the average, not the last weights, is scored
+    last = load_checkpoint(tmp_path / "full" / "checkpoint_last.pt")
+    assert last["ema_updates"] > 0
+    trained, averaged = last["train_model"], last["model"]
+    assert any(not torch.equal(trained[k], averaged[k]) for k in trained if trained[k].is_floating_point())
+    # a run killed after epoch 2 resumes its average too and ends like the uninterrupted one
+    _train_killed_after_epoch_2(_job(recipe, tmp_path / "cut"), monkeypatch)
+    resumed = train_split(_job(recipe, tmp_path / "cut"), resume=True)
+    assert _test_numbers(resumed) == pytest.approx(_test_numbers(reference), abs=1e-6)
+
+
+def test_weight_average_is_an_ema_of_every_step():
+    from emomtl.training.loop import weight_average
+
+    model = torch.nn.Linear(2, 1, bias=False)
+    averaged = weight_average(model, 0.5)
+    history = []
+    for value in (1.0, 3.0, 5.0):
+        with torch.no_grad():
+            model.weight.fill_(value)
+        averaged.update_parameters(model)
+        history.append(float(averaged.module.weight[0, 0].detach()))
+    assert history == [1.0, 2.0, 3.5]  # the first step copies, then 0.5 * old + 0.5 * new
+    assert weight_average(model, None) is None
+    for bad in (0, 1, 1.5):
+        with pytest.raises(ConfigError, match="train.ema_decay"):
+            weight_average(model, bad)

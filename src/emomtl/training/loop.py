@@ -2,7 +2,9 @@
 
 The best epoch is chosen on the validation speakers (``train.select_metric``); the test speakers are
 only scored once, with the best checkpoint, after training. ``resume=True`` continues from
-``checkpoint_last.pt`` and ends with the same result as an uninterrupted run.
+``checkpoint_last.pt`` and ends with the same result as an uninterrupted run. ``train.ema_decay`` keeps an
+exponential moving average of the weights (updated after every optimiser step); that average is what is
+validated, tested and saved for inference.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from emomtl.data.protocols import Split
 from emomtl.errors import ConfigError
@@ -61,6 +64,15 @@ def model_input_shapes(prepared: PreparedCorpus, specs: dict[str, InputSpec], st
     return {name: tuple(tensor.shape[1:]) for name, tensor in batch.items()}
 
 
+def weight_average(model: torch.nn.Module, decay: float | None) -> AveragedModel | None:
+    """An exponential moving average of ``model``'s weights and buffers (``None`` when ``decay`` is unset)."""
+    if decay is None:
+        return None
+    if not 0.0 < float(decay) < 1.0:
+        raise ConfigError(f"train.ema_decay: {decay!r} must lie strictly between 0 and 1 (e.g. 0.99), or be null")
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(float(decay)), use_buffers=True)
+
+
 class SplitTrainer:
     """Owns the model, optimiser, scheduler and weighting of one run; see :func:`train_split`."""
 
@@ -83,6 +95,7 @@ class SplitTrainer:
                                self.specs, speakers)
         self.input_shapes = model_input_shapes(job.prepared, self.specs, self.standardizer)
         self.model = build_model(recipe["model"], job.tasks, self.input_shapes)
+        self.averaged = weight_average(self.model, self.train_cfg.get("ema_decay"))
         name = job.weighting.get("name", "static")
         params = {k: v for k, v in job.weighting.items() if k != "name"}
         if name == "uw" and "task_kinds" not in params:  # Kendall et al.: factor 1 for classification, 1/2 for regression
@@ -119,7 +132,7 @@ class SplitTrainer:
             "tasks": [t.to_dict() for t in self.job.tasks],
             "input_shapes": self.input_shapes,
             "standardizer": self.standardizer.state_dict(),
-            "model": self.raw_model.state_dict(),
+            "model": self.eval_model.state_dict(),
         }
 
     def save(self, best: bool) -> None:
@@ -136,6 +149,8 @@ class SplitTrainer:
             "last_weights": self.last_weights,
             "rng": rng_state(),
         }
+        if self.averaged is not None:  # the weights being trained; "model" holds their average
+            state |= {"train_model": self.raw_model.state_dict(), "ema_updates": int(self.averaged.n_averaged)}
         if best:  # best first: a kill between the two writes then replays this epoch instead of losing its best
             save_checkpoint(self.best_path, self.inference_state() | {"epoch": self.epoch - 1, "best": self.best})
         save_checkpoint(self.last_path, state)
@@ -144,7 +159,13 @@ class SplitTrainer:
         if not self.last_path.exists():
             return False
         state = load_checkpoint(self.last_path, self.fingerprint)
-        self.raw_model.load_state_dict(state["model"])
+        self.raw_model.load_state_dict(state.get("train_model", state["model"]))
+        if self.averaged is not None and "ema_updates" in state:
+            self.averaged.module.load_state_dict(state["model"])
+            self.averaged.n_averaged.fill_(state["ema_updates"])
+        elif self.averaged is not None:  # saved before train.ema_decay was set: the average starts here
+            log.warning("%s holds no weight average; it starts from the resumed weights", self.last_path)
+            self.averaged.module.load_state_dict(self.raw_model.state_dict())
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler and state["scheduler"]:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -154,6 +175,11 @@ class SplitTrainer:
         restore_rng_state(state["rng"])
         log.info("resumed %s at epoch %d", self.job.out_dir, self.epoch)
         return True
+
+    @property
+    def eval_model(self) -> torch.nn.Module:
+        """The weights that are validated, tested and saved: their moving average when ``ema_decay`` is set."""
+        return self.averaged.module if self.averaged is not None else self.raw_model
 
     # ------------------------------------------------------------- training
     def _backward(self, loss: torch.Tensor) -> None:
@@ -215,6 +241,8 @@ class SplitTrainer:
             if cfg.get("grad_clip"):
                 torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg["grad_clip"])
             self.optimizer.step()
+            if self.averaged is not None:
+                self.averaged.update_parameters(self.raw_model)
             if self.wants_losses_after:
                 self.strategy.after_step(self._losses_after(batch, targets))
             self.last_weights = {k: float(v) for k, v in out.weights.items()}
@@ -235,7 +263,7 @@ class SplitTrainer:
 
     def evaluate(self, rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, dict[str, float]]]:
         tasks = self.job.tasks
-        outputs = predict_outputs(self.raw_model, self.job.prepared.inputs, rows, self.specs, self.standardizer, tasks,
+        outputs = predict_outputs(self.eval_model, self.job.prepared.inputs, rows, self.specs, self.standardizer, tasks,
                                   batch_size=self.train_cfg.get("eval_batch_size") or 64)
         targets = {name: values[rows] for name, values in self.targets.items()}
         return outputs, task_losses(tasks, outputs, targets), score_tasks(tasks, outputs, targets)
@@ -286,7 +314,7 @@ class SplitTrainer:
     def test(self) -> dict[str, Any]:
         """Score the test speakers with the best (validation-selected) weights."""
         state = load_checkpoint(self.best_path, self.fingerprint)
-        self.raw_model.load_state_dict(state["model"])
+        self.eval_model.load_state_dict(state["model"])
         rows = self.job.split.test
         outputs, losses, scores = self.evaluate(rows)
         targets = {name: values[rows] for name, values in self.targets.items()}
