@@ -212,6 +212,18 @@ def test_weight_average_is_what_is_validated_saved_and_resumed(recipe, tmp_path,
     assert _test_numbers(resumed) == pytest.approx(_test_numbers(reference), abs=1e-6)
 
 
+def test_weight_average_switched_on_at_resume_starts_from_the_resumed_weights(recipe, tmp_path, monkeypatch, caplog):
+    _train_killed_after_epoch_2(_job(recipe, tmp_path / "cut"), monkeypatch)  # saved without an average
+    recipe["train"]["ema_decay"] = 0.9
+    trainer = SplitTrainer(_job(recipe, tmp_path / "cut"))
+    with caplog.at_level("WARNING"):
+        assert trainer.restore()
+    assert "holds no weight average" in caplog.text
+    resumed = trainer.raw_model.state_dict()
+    assert all(torch.equal(resumed[k], v) for k, v in trainer.averaged.module.state_dict().items())
+    assert int(trainer.averaged.n_averaged) == 0  # the next step restarts the average from these weights
+
+
 def test_weight_average_is_an_ema_of_every_step():
     from emomtl.training.loop import weight_average
 

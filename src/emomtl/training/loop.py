@@ -160,12 +160,13 @@ class SplitTrainer:
             return False
         state = load_checkpoint(self.last_path, self.fingerprint)
         self.raw_model.load_state_dict(state.get("train_model", state["model"]))
-        if self.averaged is not None and "ema_updates" in state:
-            self.averaged.module.load_state_dict(state["model"])
-            self.averaged.n_averaged.fill_(state["ema_updates"])
-        elif self.averaged is not None:  # saved before train.ema_decay was set: the average starts here
-            log.warning("%s holds no weight average; it starts from the resumed weights", self.last_path)
-            self.averaged.module.load_state_dict(self.raw_model.state_dict())
+        if self.averaged is not None:
+            if "ema_updates" in state:
+                self.averaged.module.load_state_dict(state["model"])
+                self.averaged.n_averaged.fill_(state["ema_updates"])
+            else:  # saved before train.ema_decay was set: the average starts from the resumed weights
+                log.warning("%s holds no weight average; it starts from the resumed weights", self.last_path)
+                self.averaged.module.load_state_dict(self.raw_model.state_dict())
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler and state["scheduler"]:
             self.scheduler.load_state_dict(state["scheduler"])
