@@ -35,6 +35,7 @@ _REGISTRY: dict[str, str | type[FeatureExtractor]] = {
     "speech_encoder": "emomtl.features.speech_encoder:SpeechEncoderExtractor",
     "text_encoder": "emomtl.features.text_encoder:TextEncoderExtractor",
     "video": "emomtl.features.video:VideoExtractor",
+    "whisper": "emomtl.features.whisper.extractor:WhisperExtractor",
 }
 
 
