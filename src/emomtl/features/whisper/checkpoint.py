@@ -91,7 +91,7 @@ def write_variables(path: str | Path, spec: str, variables: dict[str, np.ndarray
 
     parts = [struct.pack("<I", version), string(spec), struct.pack("<I", 1), struct.pack("<I", len(variables))]
     for name, value in variables.items():
-        array = np.ascontiguousarray(value)
+        array = np.array(value, order="C")  # ascontiguousarray would turn a scalar into shape (1,)
         parts += [string(name), struct.pack("<B", array.ndim), struct.pack(f"<{array.ndim}I", *array.shape),
                   struct.pack("<B", codes[array.dtype]), struct.pack("<I", array.nbytes), array.tobytes()]
     parts.append(struct.pack("<I", 0))
