@@ -93,3 +93,46 @@ def test_functional_mlp_input_dropout_drops_inputs_in_training_only():
     assert isinstance(model.trunk[0], torch.nn.Dropout) and model.trunk[0].p == 0.5
     with pytest.raises(ConfigError, match="input_dropout"):
         build_model({"name": "functional_mlp", "input_dropout": 1.5}, make_tasks(), {"functionals": (88,)})
+
+
+def test_functional_mlp_mixes_encoder_layers_with_learnable_softmax_weights():
+    model = build_model({"name": "functional_mlp", "hidden": [8], "input_batchnorm": False, "layer_mix": "softmax"},
+                        make_tasks(), {"functionals": (3, 10)})
+    assert model.trunk[0].in_features == 10
+    torch.testing.assert_close(model.mixes["functionals"].logits.detach(), torch.zeros(3))
+    x = torch.randn(4, 3, 10)
+    model.eval()
+    with torch.no_grad():
+        model.mixes["functionals"].logits.copy_(torch.tensor([-1e9, 0.0, -1e9]))  # all weight on layer 1
+        picked = model({"functionals": x})
+        chosen = build_model({"name": "functional_mlp", "hidden": [8], "input_batchnorm": False, "layer_mix": 1},
+                             make_tasks(), {"functionals": (3, 10)})
+        chosen.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("mixes.")})
+        chosen.eval()
+        expected = chosen({"functionals": x})
+    for name in picked:
+        torch.testing.assert_close(picked[name], expected[name])
+    concat = build_model({"name": "functional_mlp", "hidden": [8], "layer_mix": "concat"}, make_tasks(),
+                         {"functionals": (3, 10)})
+    assert concat.trunk[1].in_features == 30
+    with pytest.raises(ConfigError, match="layer_mix"):
+        build_model({"name": "functional_mlp", "layer_mix": "max"}, make_tasks(), {"functionals": (3, 10)})
+    with pytest.raises(ConfigError, match="layer 5 of an input with 3 layers"):
+        build_model({"name": "functional_mlp", "layer_mix": 5}, make_tasks(), {"functionals": (3, 10)})
+
+
+def test_functional_mlp_task_inputs_give_a_task_its_own_input_and_trunk():
+    model = build_model({"name": "functional_mlp", "hidden": [8], "input_batchnorm": False,
+                         "inputs": ["middle"], "task_inputs": {"gender": ["low"]}},
+                        make_tasks(), {"middle": (12,), "low": (5,)})
+    assert set(model.input_keys) == {"middle", "low"}
+    model.eval()
+    middle, low = torch.randn(2, 12), torch.randn(2, 5)
+    base = model({"middle": middle, "low": low})
+    other_low = model({"middle": middle, "low": torch.randn(2, 5)})
+    other_middle = model({"middle": torch.randn(2, 12), "low": low})
+    torch.testing.assert_close(base["emotion"], other_low["emotion"])  # emotion never reads the low layer
+    torch.testing.assert_close(base["gender"], other_middle["gender"])  # gender never reads the middle layer
+    assert not torch.allclose(base["gender"], other_low["gender"])
+    with pytest.raises(ConfigError, match="model.task_inputs: unknown task"):
+        build_model({"name": "functional_mlp", "task_inputs": {"nope": ["low"]}}, make_tasks(), {"functionals": (4,)})
