@@ -225,3 +225,36 @@ def test_opensmile_models_extract_in_threads_with_the_same_results(workspace, tm
     threaded = recognizer.process_files(paths, workers=2)
     pd.testing.assert_frame_equal(serial, threaded, check_exact=False, rtol=0, atol=1e-6)
     assert serial["error"].notna().tolist() == [False, True, False, False, True, False, False, False]
+
+
+def test_an_enrolled_speaker_standardises_even_one_new_file(speaker):
+    """Statistics from the enrolment files alone: one new file is standardised with them."""
+    checkpoint, table = speaker
+    recognizer = Recognizer.from_checkpoint(checkpoint)
+    own = table[table["speaker"] == table["speaker"].iloc[0]]["path"].tolist()
+    enrolment, new = own[:4], own[4]
+    assert recognizer.enroll("alice", enrolment) == 4
+    enrolled = recognizer.process_file(new, speaker="alice")
+
+    member = recognizer.members[0]
+    axis = member.specs["logmel"].time_axis
+    frames = np.concatenate([np.moveaxis(file_features(recognizer.featurizers, p)[0]["logmel"], axis, 0)
+                             for p in enrolment]).astype(np.float64)
+    mean, std = frames.mean(0), np.maximum(frames.std(0), 1e-6)
+    array = file_features(recognizer.featurizers, new)[0]["logmel"]
+    standardised = np.moveaxis((np.moveaxis(array, axis, 0) - mean) / std, 0, axis).astype(np.float32)
+    with torch.no_grad():
+        expected = predict_outputs(member.model, {"logmel": [standardised]}, np.arange(1), member.specs, None,
+                                   member.tasks, max_windows=None)
+    np.testing.assert_allclose(enrolled.filter(like="emotion.prob.").to_numpy(), expected["emotion"], atol=1e-5)
+
+    unenrolled = recognizer.process_file(new)
+    assert not np.allclose(enrolled.filter(like="emotion.prob.").to_numpy(),
+                           unenrolled.filter(like="emotion.prob.").to_numpy(), atol=1e-4)
+    batch = recognizer.process_files([new, *own[5:7]], speakers=["alice"] * 3)  # enrolment wins over these files
+    np.testing.assert_allclose(batch.filter(like="emotion.prob.").to_numpy()[0],
+                               enrolled.filter(like="emotion.prob.").to_numpy()[0], atol=1e-5)
+    with pytest.raises(ValueError, match="not enrolled"):
+        recognizer.process_file(new, speaker="bob")
+    with pytest.raises(ValueError, match="at least 2 usable"):
+        recognizer.enroll("carol", enrolment[:1])

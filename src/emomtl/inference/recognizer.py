@@ -82,6 +82,7 @@ class Recognizer:
         self.extractors = self.featurizers[first.featurizer].extractors
         self.max_windows = max_windows
         self._warned_global = False
+        self._enrolled: dict[str, list[list[Features]]] = {}
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | Sequence[str | Path], **options: Any) -> "Recognizer":
@@ -125,11 +126,38 @@ class Recognizer:
             if not self._warned_global:
                 log.warning(
                     "%s standardises inputs per speaker (%s) but no speakers were given: predictions use the training "
-                    "set's global statistics; pass speakers= to process_files (several recordings per speaker) to "
-                    "match training", member.name, ", ".join(speaker_inputs(member.specs)))
+                    "set's global statistics; pass speakers= to process_files (several recordings per speaker) or "
+                    "enroll() the speaker to match training", member.name, ", ".join(speaker_inputs(member.specs)))
                 self._warned_global = True
             return member.standardizer
-        return speaker_standardizer(member.standardizer, inputs, member.specs, speakers)
+        # An enrolled speaker's statistics come from its enrolment files alone; other speakers' from their own rows.
+        fit_speakers = [None if s in self._enrolled else s for s in speakers]
+        fit_inputs = {name: list(values) for name, values in inputs.items()}
+        for speaker, rows in self._enrolled.items():
+            for row in rows:
+                fit_speakers.append(speaker)
+                for name in fit_inputs:
+                    fit_inputs[name].append(row[member.featurizer][name])
+        fitted = speaker_standardizer(member.standardizer, fit_inputs, member.specs, np.array(fit_speakers, dtype=object))
+        fitted.speakers = np.asarray(speakers, dtype=object)
+        return fitted
+
+    def enroll(self, speaker: str, paths: Iterable[str | Path], workers: int = 1) -> int:
+        """Remember ``speaker``'s per-speaker statistics from several of its recordings (at least two usable).
+
+        Later calls with ``speaker=`` / ``speakers=`` naming it standardise that speaker's files with these
+        statistics, so even one new file is normalised as in training. Returns the number of files used.
+        """
+        paths = [str(p) for p in paths]
+        outcomes = extract_files(self.featurizers, paths, workers=workers)
+        usable = [o for o in outcomes if not isinstance(o, str)]
+        for path, outcome in zip(paths, outcomes):
+            if isinstance(outcome, str):
+                log.warning("enroll %s: %s: %s", speaker, path, outcome)
+        if len(usable) < 2:
+            raise ValueError(f"enroll: speaker {speaker!r} needs at least 2 usable recordings, got {len(usable)}")
+        self._enrolled[str(speaker)] = usable
+        return len(usable)
 
     def _member_outputs(self, member: Member, features: list[list[Features]], speakers: np.ndarray | None,
                         batch_size: int) -> dict[str, np.ndarray]:
@@ -174,10 +202,21 @@ class Recognizer:
         features = signal_features(self.featurizers, signal, sampling_rate, name=file, text=text, video=video)
         return self._frame(self._predict([features]), [file])
 
-    def process_file(self, path: str | Path, *, text: str | None = None, video: str | None = None) -> pd.DataFrame:
-        """Predictions for one audio file (read, downmixed and resampled like the training data)."""
+    def process_file(self, path: str | Path, *, text: str | None = None, video: str | None = None,
+                     speaker: str | None = None) -> pd.DataFrame:
+        """Predictions for one audio file (read, downmixed and resampled like the training data).
+
+        ``speaker``: an :meth:`enroll`-ed speaker whose statistics standardise the file.
+        """
         features = file_features(self.featurizers, path, text, video)
-        return self._frame(self._predict([features]), [str(path)])
+        speakers = None if speaker is None else np.array([self._enrolled_speaker(speaker)], dtype=object)
+        return self._frame(self._predict([features], speakers), [str(path)])
+
+    def _enrolled_speaker(self, speaker: str) -> str:
+        if str(speaker) not in self._enrolled:
+            raise ValueError(f"speaker={speaker!r} is not enrolled; call enroll({speaker!r}, paths) first "
+                             f"(enrolled: {sorted(self._enrolled) or 'none'})")
+        return str(speaker)
 
     def process_files(self, paths: Iterable[str | Path], progress: bool = False, workers: int = 1,
                       speakers: Sequence[Any] | None = None, batch_size: int = BATCH_SIZE) -> pd.DataFrame:
@@ -212,6 +251,8 @@ class Recognizer:
         if speakers is None or not any(speaker_inputs(m.specs) for m in self.members):
             return
         for speaker, count in few_file_speakers(speakers).items():
+            if speaker in self._enrolled:
+                continue
             log.warning("speaker %r has %d usable recording(s); per-speaker normalisation needs at least 2, so its "
                         "files use the training set's global statistics", speaker, count)
         unknown = int(sum(s is None for s in speakers))
