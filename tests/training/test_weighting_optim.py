@@ -96,3 +96,38 @@ def test_recipe_schema_accepts_the_new_weighting_keys():
     validate_recipe({"model": {"name": "functional_mlp"}, "tasks": [],
                      "weighting": {"name": "uw", "lr": None, "follow_schedule": False, "precision_factor": "kendall"},
                      "compare": {"weightings": ["uw"], "params": {"uw": {"precision_factor": "paper"}}}})
+
+
+def test_the_loop_hands_mgda_the_model_representation_and_task_kinds_to_any_strategy(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from engine_fixtures import tiny_recipe
+    from test_engine import _job
+
+    from emomtl.training.loop import SplitTrainer
+    from emomtl.weighting.mgda import MGDA
+
+    seen = []
+    original = MGDA.combine
+
+    def spy(self, losses, shared_parameters, representation):
+        seen.append(representation)
+        return original(self, losses, shared_parameters, representation)
+
+    monkeypatch.setattr(MGDA, "combine", spy)
+    recipe = tiny_recipe(tmp_path / "data", weighting={"name": "mgda"}, train={"epochs": 1})
+    trainer = SplitTrainer(_job(recipe, tmp_path / "run"))
+    trainer.train_epoch(type("Quiet", (), {"step": lambda self, row: None})())
+    assert seen and all(r is not None and r.requires_grad for r in seen)
+    from emomtl.training import loop
+
+    calls = []
+    monkeypatch.setattr(loop, "create_weighting", lambda *a, **k: calls.append((a, k)) or create(*a, **k))
+    for name in ("rruw", "static"):  # the same generic hand-over whatever the strategy
+        recipe = tiny_recipe(tmp_path / "data", weighting={"name": name, "lr": 0.001, "follow_schedule": False})
+        trainer = SplitTrainer(_job(recipe, tmp_path / name))
+        assert calls[-1][1]["task_kinds"] == {"emotion": "classification", "gender": "classification"}
+        assert "lr" not in calls[-1][1] and "follow_schedule" not in calls[-1][1]
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == [0.01]  # static: no strategy parameters
