@@ -122,6 +122,30 @@ INPUT_KEYS: dict[str, tuple[type, ...]] = {
     "window_hop": _OPTIONAL_INT,
 }
 
+#: Keys of the open ``weighting`` section checked here (the strategy checks its own parameters):
+#: the optimiser of the strategy's parameters and the precision factor of the uncertainty family.
+WEIGHTING_KEYS: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "lr": (*_NUMBER, type(None)),
+    "follow_schedule": (bool,),
+    "precision_factor": (str,),
+}
+PRECISION_FACTORS = ("paper", "kendall")
+
+
+def check_weighting_section(section: dict[str, Any], where: str) -> None:
+    """Types and values of the ``WEIGHTING_KEYS`` in a weighting section (``where``: its dotted path)."""
+    for key, types in WEIGHTING_KEYS.items():
+        if key in section:
+            _check(section[key], types, f"{where}.{key}")
+    lr = section.get("lr")
+    if lr is not None and not lr > 0:
+        raise ConfigError(f"{where}.lr: must be > 0 (or null for the model's optim.lr), got {lr!r}")
+    factor = section.get("precision_factor")
+    if factor is not None and factor not in PRECISION_FACTORS:
+        raise ConfigError(f"{where}.precision_factor: {factor!r} is not one of {list(PRECISION_FACTORS)}")
+
+
 DEFAULTS: dict[str, Any] = {
     "description": "",
     "data": {"corpus": "demo", "root": None, "options": {}, "label_map": None, "check_audio": True,
@@ -173,6 +197,10 @@ def validate_recipe(recipe: dict[str, Any]) -> None:
             if key not in keys:
                 raise ConfigError(f"{section}.{key}: unknown key; valid keys: {sorted(keys)}")
             _check(value, keys[key], f"{section}.{key}")
+    check_weighting_section(recipe.get("weighting", {}), "weighting")
+    for name, entry in (recipe.get("compare", {}).get("params") or {}).items():
+        _check(entry, (dict,), f"compare.params.{name}")
+        check_weighting_section(entry, f"compare.params.{name}")
     for name, entry in recipe.get("inputs", {}).items():
         _check(entry, (dict,), f"inputs.{name}")
         for key, value in entry.items():

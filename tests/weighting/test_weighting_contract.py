@@ -11,8 +11,15 @@ import torch
 
 from emomtl.errors import ConfigError, EmomtlError
 from emomtl.models.tasks import IGNORE_INDEX, TaskSpec, task_loss
-from emomtl.weighting import NonFiniteLossError, WeightingOutput, available, create
+from emomtl.weighting import NonFiniteLossError, WeightingOutput, available, create as create_strategy
 from weighting_toys import TASKS, ToyModel, make_batches, optimiser_for, task_losses, training_step
+
+
+def create(name, task_names, **params):
+    """The toy model passes shared parameters, not a representation: MGDA differentiates w.r.t. the parameters."""
+    if name == "mgda":
+        params.setdefault("gradients", "parameters")
+    return create_strategy(name, task_names, **params)
 
 ALL = available()
 STATEFUL = ["softmax", "uw", "ruw", "rruw", "dwa", "druw", "gradnorm", "pcgrad", "famo"]

@@ -11,8 +11,15 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
-from emomtl.weighting import STRATEGIES, create
+from emomtl.weighting import STRATEGIES, create as create_strategy
 from weighting_toys import TASKS, ToyModel, make_batches
+
+
+def create(name, task_names, **params):
+    """The toy model passes shared parameters, not a representation: MGDA differentiates w.r.t. the parameters."""
+    if name == "mgda":
+        params.setdefault("gradients", "parameters")
+    return create_strategy(name, task_names, **params)
 
 WORLD = 2
 STEPS = 4

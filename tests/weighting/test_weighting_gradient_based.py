@@ -9,8 +9,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emomtl.weighting import create
+from emomtl.errors import ConfigError
+from emomtl.weighting import create as create_strategy
 from emomtl.weighting.mgda import min_norm_by_descent, min_norm_weights
+
+
+def create(name, task_names, **params):
+    """The toy model passes shared parameters, not a representation: MGDA differentiates w.r.t. the parameters."""
+    if name == "mgda":
+        params.setdefault("gradients", "parameters")
+    return create_strategy(name, task_names, **params)
 
 
 def _linear_losses(gradients: dict[str, list[float]], theta: torch.Tensor, offset: float = 10.0):
@@ -113,8 +121,47 @@ def test_mgda_l2_normalisation():
 def test_mgda_on_the_shared_representation():
     z = torch.zeros(2, requires_grad=True)
     losses = {"a": 3.0 + z @ torch.tensor([1.0, 0.0]), "b": 3.0 + z @ torch.tensor([0.0, 2.0])}
-    out = create("mgda", ["a", "b"])(losses, representation=z)
+    out = create_strategy("mgda", ["a", "b"])(losses, representation=z)  # the default: MGDA-UB
     assert out.weights == pytest.approx({"a": 1.6, "b": 0.4})
+
+
+def _two_path_problem():
+    """theta -> Z = W theta -> L_k: the gradients w.r.t. Z and w.r.t. theta give different min-norm weights."""
+    theta = torch.tensor([1.0, 1.0], requires_grad=True)
+    mixing = torch.tensor([[1.0, 0.0], [3.0, 1.0]])
+    z = mixing @ theta
+    losses = {"a": 10.0 + z @ torch.tensor([1.0, 0.0]), "b": 10.0 + z @ torch.tensor([0.0, 2.0])}
+    return theta, z, losses
+
+
+def test_mgda_representation_and_parameter_variants_take_different_paths(monkeypatch):
+    from emomtl.weighting import mgda
+
+    calls = []
+    for function in ("representation_gradient_gram", "task_gradient_matrix"):
+        original = getattr(mgda, function)
+        monkeypatch.setattr(mgda, function, lambda *a, _f=original, _n=function: calls.append(_n) or _f(*a))
+    theta, z, losses = _two_path_problem()
+    by_representation = create_strategy("mgda", ["a", "b"])(losses, shared_parameters=[theta], representation=z)
+    assert calls == ["representation_gradient_gram"]
+    theta, z, losses = _two_path_problem()
+    by_parameters = create_strategy("mgda", ["a", "b"], gradients="parameters")(
+        losses, shared_parameters=[theta], representation=z
+    )
+    assert calls == ["representation_gradient_gram", "task_gradient_matrix"]
+    # d/dZ: g_a = (1, 0), g_b = (0, 2) -> alpha = (0.8, 0.2); d/dtheta = W' g: (1, 0), (6, 2) -> alpha = (1, 0)
+    alphas = [[out.extras[f"mgda_alpha.{t}"] for t in "ab"] for out in (by_representation, by_parameters)]
+    assert alphas[0] == pytest.approx([0.8, 0.2]) and alphas[1] == pytest.approx([1.0, 0.0], abs=1e-9)
+    for alpha in alphas:  # convex combinations
+        assert min(alpha) >= 0 and sum(alpha) == pytest.approx(1.0)
+
+
+def test_mgda_representation_variant_without_a_representation_names_the_setting():
+    theta, _, losses = _two_path_problem()
+    with pytest.raises(ConfigError, match="weighting.gradients"):
+        create_strategy("mgda", ["a", "b"])(losses, shared_parameters=[theta])
+    with pytest.raises(ConfigError, match="weighting.gradients"):
+        create_strategy("mgda", ["a", "b"], gradients="shared")
 
 
 def test_mgda_three_orthogonal_gradients():

@@ -16,6 +16,11 @@ def _losses(**values: float) -> dict[str, torch.Tensor]:
     return {task: torch.tensor(float(v), requires_grad=True) for task, v in values.items()}
 
 
+#: Kendall's 1/(2 sigma^2) for regression tasks (these hand computations were written for it; the paper's
+#: factor 1, the default, is checked in test_weighting_equations.py).
+KENDALL = {"precision_factor": "kendall", "task_kinds": {"a": "regression", "b": "regression"}}
+
+
 def _set(parameter: torch.Tensor, values: list[float]) -> None:
     with torch.no_grad():
         parameter.copy_(torch.tensor(values))
@@ -35,8 +40,8 @@ def test_static_default_and_ew_are_equal_weights():
     losses = _losses(a=3.0, b=6.0, c=9.0)
     for strategy in (create("static", ["a", "b", "c"]), create("ew", ["a", "b", "c"])):
         out = strategy(losses)
-        assert out.loss.item() == pytest.approx(6.0)  # (3 + 6 + 9) / 3
-        assert out.weights == pytest.approx({"a": 1 / 3, "b": 1 / 3, "c": 1 / 3})
+        assert out.loss.item() == pytest.approx(18.0)  # 3 + 6 + 9: every weight "equal to 1"
+        assert out.weights == pytest.approx({"a": 1.0, "b": 1.0, "c": 1.0})
 
 
 def test_static_absent_task_contributes_nothing():
@@ -92,7 +97,7 @@ def test_softmax_renormalises_over_present_tasks():
 
 # ------------------------------------------------------------------ uw / ruw / rruw
 def test_uw_total_and_log_variance_gradient():
-    strategy = create("uw", ["a", "b"])
+    strategy = create("uw", ["a", "b"], **KENDALL)
     _set(strategy.log_vars, [0.5, -1.0])
     out = strategy(_losses(a=2.0, b=3.0))
     # sum_k exp(-s_k) L_k / 2 + s_k / 2
@@ -105,7 +110,7 @@ def test_uw_total_and_log_variance_gradient():
 
 
 def test_uw_classification_factor_and_initial_value():
-    strategy = create("uw", ["a", "b"], task_kinds={"a": "classification"}, init_log_var={"a": 0.0, "b": math.log(2)})
+    strategy = create("uw", ["a", "b"], precision_factor="kendall", task_kinds={"a": "classification"}, init_log_var={"a": 0.0, "b": math.log(2)})
     out = strategy(_losses(a=2.0, b=4.0))
     # a: exp(0) * 2 + 0; b: 1/2 * 1/2 * 4 + ln(2)/2
     assert out.loss.item() == pytest.approx(2.0 + 1.0 + math.log(2) / 2)
@@ -114,7 +119,7 @@ def test_uw_classification_factor_and_initial_value():
 
 
 def test_ruw_liebel_total_and_gradient():
-    strategy = create("ruw", ["a", "b"])
+    strategy = create("ruw", ["a", "b"], **KENDALL)
     _set(strategy.log_vars, [0.0, math.log(3.0)])  # sigma^2 = 1, 3
     out = strategy(_losses(a=2.0, b=6.0))
     # 1/2 * 1 * 2 + ln(1 + 1)  +  1/2 * 1/3 * 6 + ln(1 + 3)
@@ -125,7 +130,7 @@ def test_ruw_liebel_total_and_gradient():
 
 
 def test_ruw_printed_form_and_its_guard():
-    strategy = create("ruw", ["a", "b"], regularizer="printed")
+    strategy = create("ruw", ["a", "b"], regularizer="printed", **KENDALL)
     _set(strategy.log_vars, [1.0, -0.9999])  # 1 + s_b = 1e-4 is below the guard 1e-3
     out = strategy(_losses(a=2.0, b=1.0))
     expected = 0.5 * math.exp(-1.0) * 2 + math.log(2.0) + 0.5 * math.exp(0.9999) * 1 + math.log(1e-3)
@@ -136,7 +141,7 @@ def test_ruw_printed_form_and_its_guard():
 
 
 def test_rruw_restraint_total_and_gradient():
-    strategy = create("rruw", ["a", "b"], phi=1.0)
+    strategy = create("rruw", ["a", "b"], phi=1.0, **KENDALL)
     _set(strategy.log_vars, [2.0, -4.0])  # ln alpha = 1, -2: sum |ln alpha| = 3, restraint |1 - 3| = 2
     out = strategy(_losses(a=1.0, b=1.0))
     uw_part = 0.5 * math.exp(-2) + math.log1p(math.exp(2)) + 0.5 * math.exp(4) + math.log1p(math.exp(-4))
@@ -153,7 +158,7 @@ def test_rruw_restraint_total_and_gradient():
 
 
 def test_rruw_restraint_counts_absent_tasks():
-    strategy = create("rruw", ["a", "b"], phi=0.0)
+    strategy = create("rruw", ["a", "b"], phi=0.0, **KENDALL)
     _set(strategy.log_vars, [0.0, 2.0])
     out = strategy(_losses(a=1.0))
     assert out.extras["restraint"] == pytest.approx(1.0)  # |0 - (0 + 1)|
@@ -224,8 +229,9 @@ def test_dwa_zero_losses_give_finite_ratios():
 
 
 # ------------------------------------------------------------------ druw
-def test_druw_total_and_gradient_by_hand():
-    strategy = create("druw", ["a", "b"], T=10.0, phi=1.0, period="step")
+def test_druw_product_variant_total_and_gradient_by_hand():
+    """The product variant (emomtl's druw before issue #16, not in the paper), with Kendall's factor."""
+    strategy = create("druw_product", ["a", "b"], T=10.0, phi=1.0, period="step", **KENDALL)
     strategy(_losses(a=1.0, b=1.0))
     strategy(_losses(a=0.5, b=1.0))  # r = (0.5, 1.0) from now on
     _set(strategy.log_vars, [2.0, -4.0])

@@ -95,7 +95,7 @@ def test_cli_list_prints_one_row_per_strategy(capsys):
     assert code == 0
     lines = out.strip().splitlines()
     assert lines[0].split() == ["name", "kind", "ddp_safe", "description"]
-    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    rows = {line.split()[0]: line.split() for line in lines[1:] if not line.startswith(" ")}
     assert set(rows) == set(STRATEGIES)
     assert rows["pcgrad"][1] == "gradient" and rows["uw"][1] == "loss"
     assert rows["mgda"][2] == str(STRATEGIES["mgda"].ddp_safe).lower()

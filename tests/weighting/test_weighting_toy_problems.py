@@ -53,7 +53,8 @@ def _train(strategy, problem: TwoTaskRegression, steps: int, trunk: nn.Module, l
 
 
 def test_uw_learns_sigma_squared_in_the_ratio_of_the_noise_variances():
-    strategy = create("uw", list(NOISE))
+    # Kendall's 1/(2 sigma^2) for regression: its optimum is sigma^2 = L (the paper's factor 1 gives 2 L)
+    strategy = create("uw", list(NOISE), precision_factor="kendall", task_kinds={t: "regression" for t in NOISE})
     _train(strategy, TwoTaskRegression(), steps=350, trunk=nn.Linear(4, 8))
     sigma2 = strategy.log_vars.detach().exp()
     assert float(sigma2[1] / sigma2[0]) == pytest.approx(2.25 / 0.25, rel=0.15)

@@ -29,6 +29,7 @@ from emomtl.errors import ConfigError
 from emomtl.models.tasks import TaskSpec
 from emomtl.training.loop import SplitJob, train_split
 from emomtl.training.prepare import PreparedCorpus, fit_tasks, prepare_corpus
+from emomtl.weighting.registry import STRATEGIES, parameters as strategy_parameters
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None,
     own = recipe["weighting"]
     arms = []
     for name in weightings if weightings is not None else [own["name"]]:
-        config = dict(own) if name == own["name"] else {"name": name}
+        config = dict(own) if name == own["name"] else {"name": name, **shared_weighting_settings(own, name)}
         config.update(params.get(name, {}))
         arms.append(Arm(name, config))
     names = [t["name"] for t in recipe["tasks"] if not t.get("auxiliary")]
@@ -66,6 +67,17 @@ def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None,
         raise ConfigError(f"single-task baseline for {unknown[0]!r}: not a main task of the recipe ({names})")
     arms += [Arm(f"single:{name}", {"name": "static"}, [name]) for name in names if name in wanted]
     return arms
+
+
+#: Settings of the recipe's ``weighting`` section that every compared strategy shares (if it takes them).
+SHARED_WEIGHTING_SETTINGS = ("lr", "follow_schedule", "precision_factor")
+
+
+def shared_weighting_settings(own: dict[str, Any], name: str) -> dict[str, Any]:
+    """The recipe's ``weighting.lr`` / ``follow_schedule`` for any arm, ``precision_factor`` for arms taking it."""
+    takes = strategy_parameters(STRATEGIES[name]) if name in STRATEGIES else {}
+    return {k: own[k] for k in SHARED_WEIGHTING_SETTINGS
+            if k in own and (k != "precision_factor" or k in takes)}
 
 
 def recipe_for_arm(recipe: dict[str, Any], tasks: list[TaskSpec]) -> dict[str, Any]:

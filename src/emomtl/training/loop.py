@@ -36,7 +36,8 @@ from emomtl.training.checkpoint import (load_checkpoint, recipe_fingerprint, res
 from emomtl.training.evaluate import (combined_score, flatten_scores, predict_outputs, prediction_table,
                                       score_tasks, selection_sign, task_losses)
 from emomtl.training.logs import RunLogger
-from emomtl.training.optim import build_optimizer, build_scheduler
+from emomtl.training.optim import (build_optimizer, build_scheduler, split_weighting_config, step_scheduler,
+                                   upgrade_optimizer_state)
 from emomtl.training.prepare import PreparedCorpus
 from emomtl.weighting import WeightingStrategy, create as create_weighting
 
@@ -96,14 +97,13 @@ class SplitTrainer:
         self.input_shapes = model_input_shapes(job.prepared, self.specs, self.standardizer)
         self.model = build_model(recipe["model"], job.tasks, self.input_shapes)
         self.averaged = weight_average(self.model, self.train_cfg.get("ema_decay"))
-        name = job.weighting.get("name", "static")
-        params = {k: v for k, v in job.weighting.items() if k != "name"}
-        if name == "uw" and "task_kinds" not in params:  # Kendall et al.: factor 1 for classification, 1/2 for regression
-            params["task_kinds"] = {t.name: t.kind for t in job.tasks}
-        self.strategy = create_weighting(name, [t.name for t in job.tasks], **params)
+        name, params, weighting_optim = split_weighting_config(job.weighting)
+        self.strategy = create_weighting(name, [t.name for t in job.tasks],
+                                         task_kinds={t.name: t.kind for t in job.tasks}, **params)
         if self.world_size > 1 and not getattr(self.strategy, "ddp_safe", False):
             raise ConfigError(f"weighting.name: {name!r} is not safe under data-parallel training; use one strategy that is (emomtl weighting list)")
-        self.optimizer = build_optimizer(list(self.model.parameters()) + list(self.strategy.parameters()), recipe["optim"])
+        self.optimizer = build_optimizer(self.model.parameters(), recipe["optim"], self.strategy.parameters(),
+                                         weighting_optim)
         self.scheduler = build_scheduler(self.optimizer, recipe["scheduler"], self.train_cfg["epochs"])
         self.raw_model = self.model
         if fabric:
@@ -167,7 +167,7 @@ class SplitTrainer:
             else:  # saved before train.ema_decay was set: the average starts from the resumed weights
                 log.warning("%s holds no weight average; it starts from the resumed weights", self.last_path)
                 self.averaged.module.load_state_dict(self.raw_model.state_dict())
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.load_state_dict(upgrade_optimizer_state(state["optimizer"], self.optimizer))
         if self.scheduler and state["scheduler"]:
             self.scheduler.load_state_dict(state["scheduler"])
         self.strategy.load_state_dict(state["weighting"])
@@ -232,7 +232,8 @@ class SplitTrainer:
             if not losses:
                 continue
             self.optimizer.zero_grad(set_to_none=True)
-            out = self.strategy(losses, shared_parameters=shared)
+            representation = self.raw_model.last_shared_representation if self.strategy.wants_representation else None
+            out = self.strategy(losses, shared_parameters=shared, representation=representation)
             self._backward(out.loss)
             if out.shared_gradients is not None:
                 for parameter, gradient in zip(shared, out.shared_gradients):
@@ -299,11 +300,7 @@ class SplitTrainer:
             improved = value > self.best["value"] or (not math.isfinite(self.best["value"]) and math.isfinite(value))
             if improved:
                 self.best = {"value": value, "epoch": self.epoch}
-            if self.scheduler is not None:
-                if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                    self.scheduler.step(value)
-                else:
-                    self.scheduler.step()
+            step_scheduler(self.scheduler, self.optimizer, value)
             self.epoch += 1
             self.save(best=improved)
             if patience and self.epoch - 1 - self.best["epoch"] >= patience:

@@ -26,6 +26,7 @@ no per-task gradients; gradient-based strategies use the weights of their last t
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import ClassVar, Iterable, Literal, Mapping, Sequence
@@ -71,7 +72,8 @@ class WeightingOutput:
 class WeightingStrategy(nn.Module):
     """Base class: validates the losses, then hands the present tasks to :meth:`combine`.
 
-    Subclasses set ``name``, ``summary`` (one line for listings), ``kind`` (``"gradient"`` when the strategy
+    Subclasses set ``name``, ``summary`` (one line for listings), ``equation`` (the formula, with the paper's
+    equation number; it becomes the first docstring line), ``kind`` (``"gradient"`` when the strategy
     needs per-task gradients), ``needs_shared_parameters`` and ``ddp_safe``, and implement :meth:`combine`.
     All running state (loss history, step counters, generators) lives in buffers or ``get_extra_state``, so
     ``state_dict`` / ``load_state_dict`` resume a run exactly.
@@ -85,9 +87,24 @@ class WeightingStrategy(nn.Module):
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    #: The strategy's formula, written once: it heads the class docstring and ``emomtl weighting list``.
+    equation: ClassVar[str] = ""
     kind: ClassVar[StrategyKind] = "loss"
     needs_shared_parameters: ClassVar[bool] = False
+    #: True when the constructor takes ``task_kinds`` (task -> "classification" / "regression" / ...);
+    #: :func:`emomtl.weighting.create` then hands over the kinds it is given, whatever the strategy's name.
+    wants_task_kinds: ClassVar[bool] = False
     ddp_safe: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "equation" in cls.__dict__ and cls.equation:  # the equation heads the docstring (one source)
+            cls.__doc__ = f"{cls.equation}\n\n{inspect.cleandoc(cls.__doc__ or '')}"
+
+    @property
+    def wants_representation(self) -> bool:
+        """True when the loop should pass ``representation=`` (the model's shared representation) this step."""
+        return False
 
     def __init__(self, task_names: Sequence[str]) -> None:
         super().__init__()

@@ -97,9 +97,10 @@ class LossDescent(nn.Module):
 
 
 class DynamicWeightAverage(WeightingStrategy):
-    """Dynamic Weight Average: L = sum_k lambda_k L_k, lambda_k = K softmax_k(r_k / T), r_k = L_k(t-1) / L_k(t-2).
+    """Dynamic Weight Average (DRUW paper Eq. 3).
 
-    Source: Liu, Johns & Davison, "End-to-end multi-task learning with attention", CVPR 2019. L_k(t) is the mean
+    Source: Liu, Johns & Davison, "End-to-end multi-task learning with attention", CVPR 2019; Song et al. 2022,
+    Eq. 3. L_k(t) is the mean
     loss of task k over period t; lambda_k = 1 for the first two periods. T = 2 as published (10 in the DRUW
     recipe). ``period`` is ``"epoch"`` (as published; closed by ``end_epoch``, whose mean losses take precedence
     over the strategy's own running means), ``"step"``, or a window of N steps, because published
@@ -107,7 +108,11 @@ class DynamicWeightAverage(WeightingStrategy):
     """
 
     name = "dwa"
-    summary = "dynamic weight average from loss-descent ratios (Liu et al.)"
+    summary = "dynamic weight average from loss-descent ratios (Liu et al.; DRUW paper Eq. 3)"
+    equation = (
+        "Eq. 3 (DWA): L = sum_k lambda_k(t) L_k,  lambda_k(t) = K exp(r_k(t-1) / T) / sum_i exp(r_i(t-1) / T),"
+        "  r_k(t-1) = L_k(t-1) / L_k(t-2)"
+    )
     kind = "loss"
     needs_shared_parameters = False
     ddp_safe = True  # period means are averaged over ranks when a period closes, so every rank has one history

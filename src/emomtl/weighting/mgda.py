@@ -14,6 +14,8 @@ from emomtl.weighting.base import Losses, SharedParameters, WeightingOutput, Wei
 from emomtl.weighting.gradients import representation_gradient_gram, task_gradient_matrix
 
 NORMALIZATIONS = ("none", "l2", "loss", "loss+")
+#: What the task gradients are taken with respect to: MGDA-UB's shared representation or the shared parameters.
+GRADIENT_TARGETS = ("representation", "parameters")
 #: Up to this many tasks the min-norm problem is solved exactly, support set by support set (2^K - 1 of them).
 EXACT_MAX_TASKS = 6
 
@@ -21,9 +23,12 @@ EXACT_MAX_TASKS = 6
 class MGDA(WeightingStrategy):
     """MGDA-UB: alpha = argmin_{alpha in simplex} ||sum_k alpha_k g_k / n_k||^2, L = K sum_k alpha_k L_k / n_k.
 
-    Source: Sener & Koltun, "Multi-task learning as multi-objective optimization", NeurIPS 2018. g_k is the
-    gradient of L_k w.r.t. the shared representation Z when the loop passes ``representation=Z`` (the MGDA-UB
-    upper bound, one cheap backward per task into Z), else w.r.t. the shared parameters (exact MGDA).
+    Source: Sener & Koltun, "Multi-task learning as multi-objective optimization", NeurIPS 2018. With
+    ``gradients="representation"`` (default, MGDA-UB) g_k is the gradient of L_k w.r.t. the shared
+    representation Z, which the training loop passes as ``representation=`` (the model's
+    ``last_shared_representation``; one cheap backward per task into Z, the upper bound of the paper). With
+    ``gradients="parameters"`` g_k is the gradient w.r.t. the shared parameters (exact MGDA, one backward per
+    task through the trunk).
     n_k normalises the gradients: ``"none"`` (1), ``"l2"`` (||g_k||), ``"loss"`` (L_k), ``"loss+"`` (L_k ||g_k||).
     Weights are scaled by K (present tasks) so that equal weights are 1.
     """
@@ -34,12 +39,19 @@ class MGDA(WeightingStrategy):
     needs_shared_parameters = True
     ddp_safe = True  # parameter gradients (or the representation Gram matrix) are averaged over ranks
 
-    def __init__(self, task_names: Sequence[str], normalization: str = "none") -> None:
+    def __init__(self, task_names: Sequence[str], normalization: str = "none", gradients: str = "representation") -> None:
         super().__init__(task_names)
         if normalization not in NORMALIZATIONS:
             raise ConfigError(f"weighting.normalization: {normalization!r} is not one of {list(NORMALIZATIONS)}")
+        if gradients not in GRADIENT_TARGETS:
+            raise ConfigError(f"weighting.gradients: {gradients!r} is not one of {list(GRADIENT_TARGETS)}")
         self.normalization = normalization
+        self.gradients = gradients
         self.register_buffer("last_weights", torch.ones(self.num_tasks, dtype=torch.float64))
+
+    @property
+    def wants_representation(self) -> bool:
+        return self.gradients == "representation"
 
     def combine(
         self, losses: Losses, shared_parameters: SharedParameters, representation: torch.Tensor | None
@@ -47,9 +59,16 @@ class MGDA(WeightingStrategy):
         if not self.updating:  # validation: the weights of the last training step
             weights = {t: float(self.last_weights[self.index(t)]) for t in losses}
             return WeightingOutput(loss=sum(weights[t] * loss for t, loss in losses.items()), weights=weights)
-        if representation is not None:
+        if self.gradients == "representation":
+            if representation is None:
+                raise ConfigError(
+                    "weighting.gradients: 'representation' (MGDA-UB) needs representation= (the model's "
+                    "last_shared_representation); pass it, or set weighting.gradients: parameters"
+                )
             gram, present = representation_gradient_gram(losses, self.task_names, representation)
         else:
+            if not shared_parameters:
+                raise ConfigError("weighting.gradients: 'parameters' needs shared_parameters=model.shared_parameters()")
             matrix, present = task_gradient_matrix(losses, self.task_names, shared_parameters)
             rows = matrix.double()
             gram = rows @ rows.T

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from emomtl.errors import ConfigError
 from emomtl.weighting.base import WeightingStrategy
-from emomtl.weighting.druw import DynamicRestrainedUncertaintyWeighting
+from emomtl.weighting.druw import DynamicRestrainedUncertaintyWeighting, ProductDRUW
 from emomtl.weighting.dwa import DynamicWeightAverage
 from emomtl.weighting.famo import FAMO
 from emomtl.weighting.gradnorm import GradNorm
@@ -32,6 +32,7 @@ STRATEGIES: dict[str, type[WeightingStrategy]] = {
         RestrainedUncertaintyWeighting,
         DynamicWeightAverage,
         DynamicRestrainedUncertaintyWeighting,
+        ProductDRUW,
         GradNorm,
         PCGrad,
         MGDA,
@@ -45,11 +46,20 @@ def available() -> list[str]:
     return list(STRATEGIES)
 
 
-def create(name: str, task_names: Sequence[str], **params: Any) -> WeightingStrategy:
-    """Build strategy ``name`` for ``task_names``; unknown names or parameters raise :class:`ConfigError`."""
+def create(
+    name: str, task_names: Sequence[str], task_kinds: Mapping[str, str] | None = None, **params: Any
+) -> WeightingStrategy:
+    """Build strategy ``name`` for ``task_names``; unknown names or parameters raise :class:`ConfigError`.
+
+    ``task_kinds`` (task -> kind) is handed to every strategy that declares ``wants_task_kinds`` (the
+    uncertainty family, for ``precision_factor="kendall"``) and ignored by the others; a ``task_kinds``
+    given in ``params`` (the recipe) wins.
+    """
     if name not in STRATEGIES:
         raise ConfigError(f"weighting.name: unknown strategy {name!r}; valid: {available()}")
     cls = STRATEGIES[name]
+    if task_kinds is not None and cls.wants_task_kinds and "task_kinds" not in params:
+        params["task_kinds"] = {t: task_kinds[t] for t in task_names if t in task_kinds}
     valid = parameters(cls)
     unknown = sorted(set(params) - set(valid))
     if unknown:
@@ -81,11 +91,16 @@ def describe() -> list[dict[str, Any]]:
             "ddp_safe": cls.ddp_safe,
             "needs_shared_parameters": cls.needs_shared_parameters,
             "description": cls.summary,
-            "formula": (cls.__doc__ or "").strip().splitlines()[0],
+            "formula": formula(cls),
             "parameters": {k: _jsonable(v) for k, v in parameters(cls).items()},
         }
         for name, cls in STRATEGIES.items()
     ]
+
+
+def formula(cls: type[WeightingStrategy]) -> str:
+    """The strategy's ``equation`` (else the first line of its docstring)."""
+    return cls.equation or (cls.__doc__ or "").strip().splitlines()[0]
 
 
 def _jsonable(value: Any) -> Any:

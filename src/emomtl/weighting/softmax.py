@@ -12,7 +12,7 @@ from emomtl.weighting.base import Losses, SharedParameters, WeightingOutput, Wei
 
 
 class SoftmaxWeighting(WeightingStrategy):
-    """Learnable softmax weights: L = sum_k w_k L_k - beta * H(w), w = softmax(b / tau), b learnable, b(0) = 0.
+    """Learnable softmax weights, b learnable, b(0) = 0.
 
     Source: the dynamic joint-loss weighting of multimodal (audio + video) emotion and gender recognition,
     where w = softmax(b) is trained by the same optimiser as the model (``temperature`` tau = 1 and
@@ -27,6 +27,7 @@ class SoftmaxWeighting(WeightingStrategy):
 
     name = "softmax"
     summary = "learnable softmax weights trained with the model (dynamic joint loss)"
+    equation = "L = sum_k w_k L_k - beta H(w),  w = softmax(b / tau),  H(w) = -sum_k w_k ln w_k (beta = 0 as published)"
     kind = "loss"
     needs_shared_parameters = False
     ddp_safe = True  # the only state is the logits, synchronised by all_reduce_grads like any parameter
