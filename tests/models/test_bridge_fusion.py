@@ -215,7 +215,7 @@ def test_encoder_width_mismatch_needs_a_projection(tiny_hubert, tiny_deberta, no
 
 
 def test_unloadable_encoder_names_the_setting(tmp_path, no_network):
-    with pytest.raises(ConfigError, match=r"model\.speech_encoder: cannot load encoder"):
+    with pytest.raises(ConfigError, match=r"model\.speech_encoder\.path: cannot load encoder"):
         build_model({**CONFIG, "speech_encoder": str(tmp_path / "missing"), "local_files_only": True}, make_tasks(),
                     {"waveform": (3200,), "text_states": (6, 16)})
 
