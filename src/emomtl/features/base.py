@@ -34,6 +34,7 @@ _REGISTRY: dict[str, str | type[FeatureExtractor]] = {
     "opensmile": "emomtl.features.opensmile_features:OpenSmileExtractor",
     "speech_encoder": "emomtl.features.speech_encoder:SpeechEncoderExtractor",
     "text_encoder": "emomtl.features.text_encoder:TextEncoderExtractor",
+    "text_tokens": "emomtl.features.text_tokens:TextTokensExtractor",
     "video": "emomtl.features.video:VideoExtractor",
     "whisper": "emomtl.features.whisper.extractor:WhisperExtractor",
 }

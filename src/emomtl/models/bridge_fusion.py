@@ -1,11 +1,15 @@
 """``bridge_fusion``: speech + text fusion through learnable bridge tokens (Ispas et al., 2023, categorical +
 dimensional emotions).
 
-1. Encoders: a pretrained speech encoder (HuBERT-large in the paper) on the waveform and a text encoder
-   (DeBERTa-v3-large) on token ids, loaded with ``from_pretrained`` by name or local path, their embedding /
-   feature-extractor layers frozen; or states precomputed by the feature cache (``speech_states``,
-   ``text_states``). Optional valid-step masks: ``speech_mask`` or ``speech_states_mask``, ``text_mask`` or
-   ``text_states_mask``; with own encoders ``waveform_mask`` and ``text_attention_mask`` (or ``text_ids_mask``).
+1. Encoders: a pretrained speech encoder (HuBERT-large in the paper) on the raw waveform and a text encoder
+   (DeBERTa-v3-large) on token ids (feature kind ``text_tokens``: the encoder's own tokenizer on the transcripts),
+   run inside the model and fine-tuned. ``speech_encoder`` / ``text_encoder`` are ``{type: hf, path, finetune,
+   local_files_only}`` (a string is a path of type ``hf``); speech types come from
+   :mod:`emomtl.models.speech_encoders`, so another encoder (e.g. Whisper) plugs in there. Front ends stay frozen
+   (speech: conv feature encoder + projection; text: embeddings); ``finetune: false`` freezes an encoder whole.
+   Or states precomputed by the feature cache (``speech_states``, ``text_states``). Optional valid-step masks:
+   ``speech_mask`` or ``speech_states_mask``, ``text_mask`` or ``text_states_mask``; with own encoders
+   ``waveform_mask`` and ``text_attention_mask`` (or ``text_ids_mask``).
    Optional linear projection to ``hidden_dim``.
 2. Per-modality refinement: multi-head self-attention (32 heads), residual connection and layer norm.
 3. The shorter sequence is zero-padded to the longer one (padded steps of either are zeros), so keys of one modality
@@ -35,20 +39,28 @@ from emomtl.models.base import MultiTaskModel
 from emomtl.models.heads import TaskHeads
 from emomtl.models.layers import masked_mean
 from emomtl.models.modality_masking import BranchFreezer, ModalityMaskSchedule
-from emomtl.models.pretrained import SpeechEncoder, TextEncoder, freeze_parts, load_pretrained
+from emomtl.models.pretrained import TextEncoder, freeze_parts
 from emomtl.models.registry import register_model
 from emomtl.models.settings import require_divisible, require_positive, require_probability
+from emomtl.models.speech_encoders import (
+    SPEECH_ENCODER_TYPES,
+    EncoderSpec,
+    build_speech_encoder,
+    parse_encoder_spec,
+)
 from emomtl.models.tasks import TaskSpec
 
 MODALITIES = ("audio", "text")
+#: Text encoder types (``model.text_encoder.type``): transformers models loaded with ``from_pretrained``.
+TEXT_ENCODER_TYPES = {"hf": TextEncoder}
 
 
 @dataclass
 class BridgeFusionSettings:
     """Paper sizes and switches."""
 
-    speech_encoder: str | None = None
-    text_encoder: str | None = None
+    speech_encoder: str | dict[str, Any] | None = None
+    text_encoder: str | dict[str, Any] | None = None
     local_files_only: bool = False
     finetune_encoders: bool = True
     frozen_encoder_parts: list[str] = field(default_factory=lambda: ["feature_extractor", "embeddings"])
@@ -77,9 +89,17 @@ class BridgeFusionSettings:
             if getattr(self, name) is not None:
                 require_positive(where, **{name: getattr(self, name)})
         require_probability(where, dropout=self.dropout)
+        for name, types in (("speech_encoder", SPEECH_ENCODER_TYPES), ("text_encoder", TEXT_ENCODER_TYPES)):
+            if getattr(self, name):
+                self.encoder_spec(name, types, where)
         for name in ("mask_p_start", "mask_p_floor", "mask_text_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{where}.{name}: must be in [0, 1], got {getattr(self, name)!r}")
+
+    def encoder_spec(self, name: str, types: Mapping[str, Any], where: str = "model") -> EncoderSpec:
+        """The parsed ``speech_encoder`` / ``text_encoder`` entry (a string is a path of type ``hf``)."""
+        return parse_encoder_spec(getattr(self, name), f"{where}.{name}", types, self.finetune_encoders,
+                                  self.local_files_only)
 
 
 class SelfAttentionRefiner(nn.Module):
@@ -190,22 +210,31 @@ class BridgeFusion(MultiTaskModel):
 
     # ------------------------------------------------------------------ construction helpers
     def _encoder(
-        self, modality: str, name: str | None, input_shapes: Mapping[str, tuple[int, ...]], key: str,
-        declared: int | None,
+        self, modality: str, name: str | dict[str, Any] | None, input_shapes: Mapping[str, tuple[int, ...]],
+        key: str, declared: int | None,
     ) -> tuple[nn.Module | None, int]:
         setting = f"model.{modality}_encoder"
         if name:
-            encoder = load_pretrained(name, setting, self.settings.local_files_only)
-            freeze_parts(encoder, self.settings.frozen_encoder_parts, freeze_all=not self.settings.finetune_encoders)
-            wrapped: nn.Module = SpeechEncoder(encoder) if modality == "speech" else TextEncoder(encoder)
+            if modality == "speech":
+                wrapped: nn.Module = build_speech_encoder(
+                    self.settings.encoder_spec("speech_encoder", SPEECH_ENCODER_TYPES), setting)
+            else:
+                wrapped = TextEncoder.from_spec(self.settings.encoder_spec("text_encoder", TEXT_ENCODER_TYPES),
+                                                setting)
+            # extra sub-modules frozen by name (of the wrapped transformers model, if any)
+            freeze_parts(getattr(wrapped, "encoder", wrapped), self.settings.frozen_encoder_parts)
             width = wrapped.width  # type: ignore[assignment]
         else:
             shape = self.input_shape(input_shapes, key, 2, setting, "(steps, dim)")
             wrapped, width = None, shape[-1]
         if declared is not None and declared != width:
-            source = f"encoder {name!r}" if name else f"input {key!r}"
+            source = f"encoder {self._encoder_path(name)!r}" if name else f"input {key!r}"
             raise ConfigError(f"model.{modality}_dim: {declared} does not match the {width} dims of {source}")
         return wrapped, int(width)
+
+    @staticmethod
+    def _encoder_path(entry: str | dict[str, Any]) -> str:
+        return entry if isinstance(entry, str) else str(entry.get("path"))
 
     # ------------------------------------------------------------------ masking hook
     def on_epoch_start(self, epoch: int, num_epochs: int, generator: torch.Generator) -> dict[str, Any]:

@@ -3,8 +3,11 @@
 Each epoch masks one modality with probability ``p = start * (1 + cos(pi * epoch / num_epochs)) / 2`` (0.8 at the
 first epoch, cosine decay over training, set to 0 once below ``floor`` = 0.1); the masked modality is text with
 probability ``text_share`` (0.6), else audio. The masked branch's output is replaced by zeros and its parameters
-are frozen for that epoch (``requires_grad`` off, so optimisers and gradient-based weighting skip them).
-Epochs are counted from 0.
+are frozen for that epoch (``requires_grad`` off, so gradient-based weighting skips them). The masked branch,
+its pretrained encoder included, is not run at all, so every step of that epoch leaves its gradients ``None``
+(the loop zeroes gradients with ``set_to_none=True``); Adam, AdamW, SGD and RMSprop skip parameters without a
+gradient, so neither momentum nor weight decay moves them: the branch's weights stay bit-identical. (A zero
+gradient would not do: Adam's first moment would keep moving the weights.) Epochs are counted from 0.
 """
 
 from __future__ import annotations

@@ -119,18 +119,27 @@ class Standardizer:
         return cls(dict(state["mean"]), dict(state["std"]))
 
 
+def model_array(value: np.ndarray) -> np.ndarray:
+    """float32 features, except int64 arrays (token ids, feature kind ``text_tokens``), which stay int64."""
+    array = np.asarray(value)
+    return array if array.dtype == np.int64 else array.astype(np.float32, copy=False)
+
+
 def _stack(arrays: list[np.ndarray], spec: InputSpec) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Stack equal-length arrays, or pad variable-length ones and return a (batch, time) mask."""
+    """Stack equal-length arrays, or pad variable-length ones and return a (batch, time) mask.
+
+    int64 arrays (token ids) stay int64, so augmentations that touch float inputs leave them alone."""
     axis = spec.time_axis
+    dtype = np.int64 if all(a.dtype == np.int64 for a in arrays) else np.float32
     if axis is None or len({a.shape for a in arrays}) == 1:
-        return torch.from_numpy(np.stack(arrays).astype(np.float32, copy=False)), None
+        return torch.from_numpy(np.stack(arrays).astype(dtype, copy=False)), None
     longest = max(a.shape[axis] for a in arrays)
     mask = torch.zeros(len(arrays), longest, dtype=torch.bool)
     padded = []
     for i, array in enumerate(arrays):
         mask[i, : array.shape[axis]] = True
         padded.append(fit_length(array, longest, axis=axis, mode="start", pad_value=spec.pad_value or 0.0))
-    return torch.from_numpy(np.stack(padded).astype(np.float32, copy=False)), mask
+    return torch.from_numpy(np.stack(padded).astype(dtype, copy=False)), mask
 
 
 def cut_and_standardize(array: np.ndarray, spec: InputSpec, standardizer: Standardizer | None, row: int,
@@ -188,7 +197,7 @@ def make_batch(
     for name, spec in specs.items():
         arrays = []
         for source, i in zip(sources, rows):
-            array = np.asarray(source.inputs[name][i], dtype=np.float32)
+            array = model_array(source.inputs[name][i])
             if spec.length is not None and spec.time_axis is not None:
                 mode = spec.train_crop if train else ("center" if spec.eval_crop == "windows" else spec.eval_crop)
 

@@ -74,6 +74,12 @@ def weight_average(model: torch.nn.Module, decay: float | None) -> AveragedModel
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(float(decay)), use_buffers=True)
 
 
+def check_grad_clip(value: float | None) -> None:
+    """``train.grad_clip``: the maximum global gradient norm (``clip_grad_norm_``), a positive number or null."""
+    if value is not None and not float(value) > 0.0:
+        raise ConfigError(f"train.grad_clip: {value!r} must be a positive gradient norm (e.g. 1.0), or null for none")
+
+
 class SplitTrainer:
     """Owns the model, optimiser, scheduler and weighting of one run; see :func:`train_split`."""
 
@@ -82,6 +88,7 @@ class SplitTrainer:
         recipe = job.recipe
         self.train_cfg = recipe["train"]
         check_augment(self.train_cfg.get("augment") or {})
+        check_grad_clip(self.train_cfg.get("grad_clip"))
         self.rank = fabric.global_rank if fabric else 0
         self.world_size = fabric.world_size if fabric else 1
         seed_everything(job.seed)
