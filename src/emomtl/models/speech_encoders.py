@@ -32,10 +32,18 @@ class EncoderSpec:
     type: str = "hf"
     finetune: bool = True
     local_files_only: bool = False
+    #: Keep only the first N transformer layers (``whisper``; ``null``: all).
+    num_layers: int | None = None
+    #: Train only the top N kept layers (``whisper``; ``null``: all but the front end).
+    train_top: int | None = None
 
     def check(self, where: str) -> None:
         if not self.path:
             raise ConfigError(f"{where}.path: is required (a local directory written by save_pretrained, or a hub id)")
+        if self.type != "whisper":
+            for key in ("num_layers", "train_top"):
+                if getattr(self, key) is not None:
+                    raise ConfigError(f"{where}.{key}: only the whisper type supports it")
 
 
 def parse_encoder_spec(value: str | Mapping[str, Any], where: str, types: Mapping[str, Any],
@@ -106,3 +114,10 @@ def _transformers_speech_encoder(spec: EncoderSpec, setting: str) -> SpeechEncod
     from emomtl.models.pretrained import HFSpeechEncoder
 
     return HFSpeechEncoder.from_spec(spec, setting)
+
+
+@register_speech_encoder("whisper")
+def _whisper_speech_encoder(spec: EncoderSpec, setting: str) -> SpeechEncoderModule:
+    from emomtl.models.whisper_speech_encoder import WhisperSpeechEncoder
+
+    return WhisperSpeechEncoder.from_spec(spec, setting)
