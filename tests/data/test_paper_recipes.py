@@ -80,3 +80,55 @@ def test_savee_emodb_recipe_pools_six_labels_and_tests_only_savee_speakers(tmp_p
     predictions = pd.read_csv(next((out / "runs").glob("static/*/predictions.csv")))
     assert set(predictions["emotion.true"]) <= {"anger", "disgust", "fear", "happiness", "neutral", "sadness"}
     assert len(results) == 4 and results["emotion.ua"].between(0, 1).all()
+
+
+# ------------------------------------------------------------------ DRUW (ExVo MultiTask)
+EXVO_EMOTIONS = ("Awe", "Excitement", "Amusement", "Awkwardness", "Fear", "Horror", "Distress", "Triumph", "Sadness",
+                 "Surprise")
+EXVO_COUNTRIES = ("United States", "China", "South Africa", "Venezuela")
+TINY_MULTI_EXIT = ["model.channels=[4,4,4,4,4]", "inputs.logmel.length=64", "train.batch_size=4"]
+
+
+def exvo_tree(root: Path, wav) -> Path:
+    """ExVo's ``data_info.csv`` (File_ID, Subject_ID, Split, Age, Country, Awe..Surprise) and ``wav/<id>.wav``."""
+    rows, file_number = [], 0
+    for subject, split in enumerate(["Train"] * 6 + ["Val"] * 3 + ["Test"] * 3):
+        for _ in range(2):
+            stem = f"{file_number:05d}"
+            wav(root / "wav" / f"{stem}.wav", 0.7)
+            intensities = [round(((file_number * 7 + k * 3) % 11) / 10, 1) for k in range(len(EXVO_EMOTIONS))]
+            country = EXVO_COUNTRIES[subject % len(EXVO_COUNTRIES)]
+            rows.append([f"[{stem}]", f"Speaker_{subject}", split, 20 + subject * 2, country, *intensities])
+            file_number += 1
+    columns = ["File_ID", "Subject_ID", "Split", "Age", "Country", *EXVO_EMOTIONS]
+    pd.DataFrame(rows, columns=columns).to_csv(root / "data_info.csv", index=False)
+    return root
+
+
+def test_druw_compare_runs_the_papers_table_plan_on_the_exvo_layout(tmp_path, wav):
+    root = exvo_tree(tmp_path / "ExVo", wav)
+    out = tmp_path / "run"
+    results = run_recipe("compare", "druw", out, [f"data.root={root}", *TINY_MULTI_EXIT])
+    assert list(results["strategy"]) == ["static", "uw", "ruw", "rruw", "dwa", "druw",
+                                         "single:emotion", "single:country", "single:age"]
+    full = results.iloc[:6]
+    assert (full[["weight.emotion", "weight.country", "weight.age"]].iloc[0] == 1.0).all()  # EW: weights of 1
+    for column in ("emotion.ccc", "country.ua", "age.mae", "score"):
+        assert full[column].notna().all()
+    assert (full["score"] >= 0).all() and (full["age.mae"] > 0).all()
+    config = (out / "config.yaml").read_text()
+    assert "exit_block: 1" in config and "exit_block: 3" in config and "exit_block: 5" in config
+    assert splits_of(out)[0]["sizes"] == [12, 6, 6]  # the data_info.csv Train / Val / Test split
+
+
+def test_druw_exit_search_and_the_baseline_recipe_run_by_name(tmp_path, wav, capsys):
+    root = exvo_tree(tmp_path / "ExVo", wav)
+    cache = f"data.cache_dir={tmp_path / 'cache'}"
+    code = main(["model", "search-exits", "druw", "--out", str(tmp_path / "search"),
+                 "--candidates", "{age: [1, 2], country: [3], emotion: [5]}",
+                 f"data.root={root}", *QUICK, cache, *TINY_MULTI_EXIT])
+    assert code == 0
+    assert "model.exits={emotion: 5, country: 3, age: " in capsys.readouterr().out
+    results = run_recipe("cv", "exvo_baseline", tmp_path / "baseline", [f"data.root={root}", "model.hidden=[8]"])
+    assert len(results) == 1 and results.loc[0, "weight.emotion"] == 1.0
+    assert results.loc[0, ["emotion.ccc", "country.ua", "age.mae", "score"]].notna().all()
