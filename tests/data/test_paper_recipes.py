@@ -132,3 +132,62 @@ def test_druw_exit_search_and_the_baseline_recipe_run_by_name(tmp_path, wav, cap
     results = run_recipe("cv", "exvo_baseline", tmp_path / "baseline", [f"data.root={root}", "model.hidden=[8]"])
     assert len(results) == 1 and results.loc[0, "weight.emotion"] == 1.0
     assert results.loc[0, ["emotion.ccc", "country.ua", "age.mae", "score"]].notna().all()
+
+
+# ------------------------------------------------------------------ dynamic joint-loss weights (IEMOCAP, audio + video)
+IEMOCAP_CODES = ("neu", "sad", "ang", "hap", "exc")
+VIDEO_FPS, HALF_WIDTH, HEIGHT = 10.0, 64, 48
+TINY_WAVE_AV = ["model.audio_filters=[8,10]", "model.channel_pool=5", "model.audio_kernel_ms=[5.0,100.0]",
+                "model.resnet_depth=18", "model.resnet_width=4", "model.lstm_hidden=8", "model.lstm_layers=1",
+                "features.video.fps=5", "features.video.size=32", "inputs.video.length=4",
+                "inputs.waveform.length=4000"]
+
+
+def write_dialog_video(path: Path, seconds: float) -> Path:
+    """Both actors side by side (left and right halves, different greys) at 10 fps, MJPG like a small DivX."""
+    import cv2
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), VIDEO_FPS, (2 * HALF_WIDTH, HEIGHT))
+    assert writer.isOpened()
+    for index in range(int(seconds * VIDEO_FPS)):
+        frame = np.full((HEIGHT, 2 * HALF_WIDTH, 3), 40 + index % 50, np.uint8)
+        frame[:, HALF_WIDTH:] += 120
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def iemocap_tree(root: Path, wav, sessions: int = 3, turns_per_actor: int = 4) -> Path:
+    """``Session<n>/dialog/EmoEvaluation/<dialog>.txt``, ``sentences/wav/<dialog>/<turn>.wav`` and
+    ``dialog/avi/DivX/<dialog>.avi`` for one improvised dialog per session, turns alternating between the actors."""
+    for number in range(1, sessions + 1):
+        session = root / f"Session{number}"
+        dialog = f"Ses{number:02d}{'F' if number % 2 else 'M'}_impro01"
+        lines, start = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""], 0.2
+        for index in range(2 * turns_per_actor):
+            actor, code = "FM"[index % 2], IEMOCAP_CODES[index % len(IEMOCAP_CODES)]
+            turn = f"{dialog}_{actor}{index // 2:03d}"
+            lines += [f"[{start:.4f} - {start + 0.8:.4f}]\t{turn}\t{code}\t[2.5000, 3.0000, 3.0000]", "C-E1:\tNeutral;\t()", ""]
+            wav(session / "sentences" / "wav" / dialog / f"{turn}.wav", 0.8)
+            start += 1.0
+        evaluation = session / "dialog" / "EmoEvaluation" / f"{dialog}.txt"
+        evaluation.parent.mkdir(parents=True, exist_ok=True)
+        evaluation.write_text("\n".join(lines))
+        write_dialog_video(session / "dialog" / "avi" / "DivX" / f"{dialog}.avi", start + 0.5)
+    return root
+
+
+def test_dynamic_joint_loss_recipe_runs_by_name_on_the_iemocap_layout_with_video(tmp_path, wav):
+    root = iemocap_tree(tmp_path / "IEMOCAP_full_release", wav)
+    out = tmp_path / "run"
+    results = run_recipe("compare", "dynamic_joint_loss", out, [f"data.root={root}", *TINY_WAVE_AV])
+    assert list(results["strategy"]) == ["static", "softmax", "single:emotion", "single:gender"]
+    assert results.loc[:1, ["emotion.ua", "gender.ua"]].notna().all().all()
+    assert abs(results.loc[1, ["weight.emotion", "weight.gender"]].sum() - 1.0) < 1e-6  # softmax weights sum to 1
+    split = splits_of(out)[0]
+    assert sum(split["sizes"]) == 3 * 8  # every turn kept: each found its audio and its video segment
+    parts = [set(split[part].split()) for part in ("train", "validation", "test")]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert not (out / "skipped.csv").exists()
