@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from emomtl.cli.main import main
 
