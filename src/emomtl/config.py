@@ -81,6 +81,7 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "validation_speakers": (int,),
         "folds": (int,),
         "test_speakers": (list, type(None)),
+        "test_corpora": (list, str, type(None)),
         "speaker_independent": (bool,),
         "ratios": (list,),
     },

@@ -272,6 +272,23 @@ def test_iemocap_four_class_merges_excited_and_improvised_only_drops_scripts(tmp
         load_corpus("iemocap", release, tie_break="vote")
 
 
+
+def test_iemocap_video_names_each_turns_span_and_speaker_half_of_the_dialog_video(tmp_path, wav, touch):
+    release = _iemocap_tree(tmp_path, wav)
+    touch(release / "Session1" / "dialog" / "avi" / "DivX" / "Ses01F_impro01.avi", b"fake avi")
+    touch(release / "Session1" / "dialog" / "avi" / "DivX" / "Ses01F_script01_1.avi", b"fake avi")
+    loaded = load_corpus("iemocap", release, video=True)  # Session2 has no video: its turns are reported
+    table = loaded.table.set_index(loaded.table["path"].map(lambda p: Path(p).stem))
+    divx = release / "Session1" / "dialog" / "avi" / "DivX"
+    # Ses01F dialogs: the female actor wears the markers and is on the left, the male actor on the right
+    assert table.loc["Ses01F_impro01_F000", "video"] == f"{divx / 'Ses01F_impro01.avi'}#t=6.2901,8.2357&xywh=percent:0,0,50,100"
+    assert table.loc["Ses01F_impro01_M000", "video"].endswith("Ses01F_impro01.avi#t=10.01,11.3925&xywh=percent:50,0,50,100")
+    assert table.loc["Ses01F_script01_1_M000", "video"].endswith("#t=3.5,5&xywh=percent:50,0,50,100")
+    assert table.loc["Ses01F_impro01_F000", ["dialog_start", "dialog_end"]].tolist() == [6.2901, 8.2357]
+    assert not any("Ses02" in name for name in table.index)
+    assert "no video of dialog Ses02M_impro02" in _skipped(loaded)["Ses02M_impro02_F000.wav"]
+    assert load_corpus("iemocap", release).table["video"].isna().all()  # video is opt-in
+
 # -------------------------------------------------------------------- ExVo
 def test_exvo_reads_intensities_age_country_and_fixed_split(tmp_path, wav):
     header = "File_ID,Subject_ID,Split,Age,Country,Country_string,Awe,Excitement,Amusement,Awkwardness,Fear,Horror,Distress,Triumph,Sadness,Surprise\n"

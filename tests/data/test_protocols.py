@@ -79,6 +79,26 @@ def test_loso_with_too_few_speakers_is_a_clear_error():
         make_splits(ten_speakers(), "loso", test_speakers=["zz"])
 
 
+
+def test_loso_test_corpora_tests_only_that_corpus_and_pools_the_rest():
+    """Cross-corpus LOSO (CNN-BLSTM paper): SAVEE speakers get folds, EMO-DB speakers only train or validate."""
+    savee = make_table({"savee:DC": 6, "savee:JE": 6, "savee:JK": 6, "savee:KL": 6}).assign(corpus="savee")
+    emodb = make_table({f"emodb:{n:02d}": 4 for n in (3, 8, 9, 10, 11)}).assign(corpus="emodb")
+    table = pd.concat([savee, emodb], ignore_index=True)
+    splits = make_splits(table, "loso", seed=0, validation_speakers=1, test_corpora=["savee"])
+    assert [s.test_speakers for s in splits] == [["savee:DC"], ["savee:JE"], ["savee:JK"], ["savee:KL"]]
+    emodb_rows = set(np.flatnonzero(table["corpus"].to_numpy() == "emodb").tolist())
+    for split in splits:
+        check_no_leak(table, split)
+        assert not emodb_rows & set(split.test.tolist())
+        assert emodb_rows <= set(split.train.tolist()) | set(split.validation.tolist())
+        assert len(split.train) + len(split.validation) + len(split.test) == len(table)
+    assert [s.test_speakers for s in make_splits(table, "loso", test_corpora="emodb")][0] == ["emodb:03"]
+    with pytest.raises(ConfigError, match=r"test_corpora: corpus\(es\) \['tess'\] are not in the table"):
+        make_splits(table, "loso", test_corpora=["tess"])
+    with pytest.raises(ConfigError, match="no speaker is both"):
+        make_splits(table, "loso", test_corpora=["savee"], test_speakers=["emodb:03"])
+
 # ------------------------------------------------------------ loso_session
 def test_loso_session_holds_out_whole_sessions():
     sessions = {f"s{i}": f"Ses0{i // 2 + 1}" for i in range(10)}

@@ -109,3 +109,49 @@ def test_unreadable_video_is_refused(tmp_path: Path) -> None:
         create_extractor({"kind": "video"}).from_path(bogus)
     with pytest.raises(VideoError, match=r"missing\.mp4.*not found"):
         create_extractor({"kind": "video"}).from_path(tmp_path / "missing.mp4")
+
+
+# ----------------------------------------------------------------- segments of a long recording (IEMOCAP dialogs)
+def test_media_fragment_names_a_time_span_and_a_frame_region(tmp_path: Path) -> None:
+    from emomtl.features.video_segment import VideoSegmentError, parse_video_item, video_item
+
+    item = video_item(tmp_path / "dialog.avi", 6.2901, 8.2357, ("percent", 50, 0, 50, 100))
+    assert item == f"{tmp_path / 'dialog.avi'}#t=6.2901,8.2357&xywh=percent:50,0,50,100"
+    segment = parse_video_item(item)
+    assert (segment.path, segment.start, segment.end) == (tmp_path / "dialog.avi", 6.2901, 8.2357)
+    assert segment.pixel_box(480, 720) == (0, 480, 360, 720)
+    assert parse_video_item(tmp_path / "plain.mp4").fragment == "" and video_item("a.mp4") == "a.mp4"
+    assert parse_video_item("clip.mp4#t=,2").end == 2.0 and parse_video_item("clip.mp4#t=,2").start is None
+    with pytest.raises(VideoSegmentError, match="ends"):
+        parse_video_item("clip.mp4#t=3,2")
+    with pytest.raises(VideoSegmentError, match="xywh"):
+        parse_video_item("clip.mp4#xywh=percent:1,2")
+
+
+@pytest.mark.parametrize(("name", "fourcc"), [("dialog.avi", "MJPG"), ("dialog.mp4", "mp4v")])
+def test_a_segment_decodes_only_its_time_span_and_region(tmp_path: Path, name: str, fourcc: str) -> None:
+    from emomtl.features.video_segment import video_item
+
+    path = write_video(tmp_path / name, seconds=2.0, fourcc=fourcc)  # frame i has grey level 60 + i, 10 fps
+    extractor = create_extractor({"kind": "video", "fps": 10, "face_crop": False, "size": 40})
+    whole = extractor.from_path(path)
+    part = extractor.from_path(video_item(path, 0.5, 1.0))
+    assert len(whole) == 20 and len(part) == 5
+    np.testing.assert_allclose(part[:, :, 0, 0].astype(float), whole[5:10, :, 0, 0].astype(float), atol=3)
+    right = extractor.from_path(video_item(path, 0.5, 1.0, ("percent", 50, 0, 50, 100)))
+    left = extractor.from_path(video_item(path, 0.5, 1.0, ("percent", 0, 0, 50, 100)))
+    blue = lambda frames: int(((frames[:, 2] > 200) & (frames[:, 0] < 80)).sum())  # RGB: blue high, red low
+    assert blue(right) > 0 and blue(left) == 0  # the blue square (x 100-140 of 160) is in the right half
+    with pytest.raises(VideoError, match="between 5 s and 6 s"):
+        extractor.from_path(video_item(path, 5.0, 6.0))  # past the end of the 2 s file
+
+
+def test_segments_of_one_file_have_their_own_cache_keys(tmp_path: Path) -> None:
+    from emomtl.features.cache import content_digest
+    from emomtl.features.video_segment import video_item
+
+    path = write_video(tmp_path / "dialog.avi", fourcc="MJPG")
+    keys = {content_digest(item, "video") for item in
+            (path, video_item(path, 0, 1), video_item(path, 1, 2), video_item(path, 0, 1, ("percent", 0, 0, 50, 100)))}
+    assert len(keys) == 4
+    assert content_digest(path, "video") == content_digest(path, "audio")  # whole files keep their old keys

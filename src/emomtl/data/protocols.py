@@ -4,7 +4,8 @@
 into ``table``). Protocols:
 
 - ``loso``: leave one speaker out; ``validation_speakers`` (default 1) are drawn from the training
-  speakers; ``test_speakers`` restricts which speakers get a fold.
+  speakers; ``test_speakers`` restricts which speakers get a fold, ``test_corpora`` gives folds only to
+  the speakers of those corpora (pooled corpora: the others always train or validate).
 - ``loso_session``: leave one ``session`` out; validation as for ``loso`` (or whole sessions with
   ``validation_sessions``).
 - ``speaker_kfold``: speakers in ``folds`` groups (default ``min(10, speakers)``), one group tested
@@ -151,8 +152,21 @@ def _held_out(table: pd.DataFrame, protocol: str, name: str, test: np.ndarray, c
 
 
 # ---------------------------------------------------------------- protocols
+def _corpus_speakers(table: pd.DataFrame, corpora: Iterable[str] | str) -> list[str]:
+    """The speakers of the rows of ``corpora`` (``protocol.test_corpora``); unknown corpus names fail."""
+    wanted = {str(c) for c in ([corpora] if isinstance(corpora, str) else corpora)}
+    if "corpus" not in table.columns or table["corpus"].isna().all():
+        raise LabelError("column 'corpus' is missing: protocol.test_corpora needs it")
+    present = set(table["corpus"].dropna().astype(str))
+    unknown = sorted(wanted - present)
+    if unknown:
+        raise ConfigError(f"protocol.test_corpora: corpus(es) {unknown} are not in the table; present: {sorted(present)}")
+    rows = table["corpus"].astype(str).isin(wanted).to_numpy()
+    return sorted(set(_speakers(table)[rows]))
+
+
 def _loso(table: pd.DataFrame, seed: int, validation_speakers: int = 1,
-          test_speakers: Iterable[str] | None = None) -> list[Split]:
+          test_speakers: Iterable[str] | None = None, test_corpora: Iterable[str] | None = None) -> list[Split]:
     speakers = _speakers(table)
     everyone = sorted(set(speakers))
     count = _check_count("loso", "validation_speakers", validation_speakers)
@@ -162,6 +176,10 @@ def _loso(table: pd.DataFrame, seed: int, validation_speakers: int = 1,
     unknown = sorted(set(tested) - set(everyone))
     if unknown:
         raise ConfigError(f"protocol.test_speakers: speaker(s) {unknown} are not in the table")
+    if test_corpora is not None:
+        tested = sorted(set(tested) & set(_corpus_speakers(table, test_corpora)))
+        if not tested:
+            raise ConfigError("protocol.test_corpora: no speaker is both in those corpora and in protocol.test_speakers")
     if len(everyone) < count + 2:
         raise ConfigError(f"protocol 'loso' needs at least {count + 2} speakers (1 test, {count} validation, "
                           f"1 train); the table has {len(everyone)}")

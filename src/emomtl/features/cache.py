@@ -8,6 +8,7 @@ Entries are written to a temporary file and renamed (atomic); an unreadable entr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -19,6 +20,7 @@ import numpy as np
 
 from emomtl.data.audio import PathLike, check_readable
 from emomtl.features.base import FeatureExtractor, canonical_json
+from emomtl.features.video_segment import parse_video_item
 
 #: Bump when the feature code changes its output for the same config, to invalidate every cache.
 FEATURE_VERSION = "1"
@@ -52,8 +54,26 @@ def content_digest(item: PathLike | str, source: str) -> str:
             raise ValueError(f"transcript must be a string, got {type(item).__name__} ({item!r})")
         digest.update(b"text\0" + item.encode("utf-8"))
         return digest.hexdigest()
+    if source == "video":
+        segment = parse_video_item(item)
+        if segment.fragment:  # a segment of a long recording: the file's digest (read once) + the fragment
+            path = check_readable(segment.path)
+            status = path.stat()
+            file_digest = _file_digest(str(path.resolve()), status.st_size, status.st_mtime_ns)
+            digest.update(b"segment\0" + file_digest.encode() + b"#" + segment.fragment.encode("utf-8"))
+            return digest.hexdigest()
     path = check_readable(item)
     digest.update(b"file\0")
+    with open(path, "rb") as handle:
+        while block := handle.read(_READ_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1024)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of a file's bytes, remembered per (path, size, mtime): many segments share one long video."""
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(_READ_BLOCK):
             digest.update(block)

@@ -1,7 +1,9 @@
 """Face frames from a video file: OpenCV decode, N frames per second, Haar-cascade face crop, square resize.
 
 Output ``(frames, 3, size, size)`` RGB, uint8 or float32 in [0, 1]. When no face is found in a frame the centre
-square is used instead; :attr:`VideoExtractor.face_counts` counts both cases.
+square is used instead; :attr:`VideoExtractor.face_counts` counts both cases. An item may name a segment of a long
+recording with a media fragment (``dialog.avi#t=6.29,8.24&xywh=percent:0,0,50,100``, see
+:mod:`emomtl.features.video_segment`): only that time span is decoded and faces are searched in that region.
 
 The Haar cascade ships with OpenCV 4 (``cv2.CascadeClassifier`` + ``cv2.data.haarcascades``); OpenCV 5 removed
 both. Without them every frame is centre-cropped, a :class:`VideoWarning` says so once, and the cache key records
@@ -22,6 +24,7 @@ import numpy as np
 from emomtl.data.audio import PathLike
 from emomtl.errors import EmomtlError
 from emomtl.features.base import FeatureExtractor, Options, is_number, require
+from emomtl.features.video_segment import VideoSegment, parse_video_item
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 #: Frames are shrunk so their longer side is at most this many pixels before face detection (speed).
@@ -105,16 +108,25 @@ class VideoExtractor(FeatureExtractor):
         return identity
 
     def from_path(self, path: PathLike) -> np.ndarray:
-        frames = [self._crop(frame) for frame in self._sampled_frames(Path(path))]
+        """Frames of a file, or of the time span and frame region a media fragment names (``video_segment``)."""
+        segment = parse_video_item(path)
+        frames = [self._crop(self._region(frame, segment)) for frame in self._sampled_frames(segment)]
         video = np.stack(frames).transpose(0, 3, 1, 2)
         if self.options.dtype == "float32":
             return np.ascontiguousarray(video, dtype=np.float32) / np.float32(255.0)
         return np.ascontiguousarray(video)
 
-    def _sampled_frames(self, path: Path) -> list[np.ndarray]:
-        """Decoded BGR frames taken every ``1 / fps`` seconds (the first frame always)."""
+    @staticmethod
+    def _region(frame: np.ndarray, segment: VideoSegment) -> np.ndarray:
+        """The part of a frame the segment's ``xywh`` names (the whole frame without one)."""
+        top, bottom, left, right = segment.pixel_box(*frame.shape[:2])
+        return np.ascontiguousarray(frame[top:bottom, left:right])
+
+    def _sampled_frames(self, segment: VideoSegment) -> list[np.ndarray]:
+        """Decoded BGR frames of the segment taken every ``1 / fps`` seconds (its first frame always)."""
         import cv2
 
+        path = segment.path
         if not path.is_file():
             raise VideoError(f"{path}: file not found")
         capture = cv2.VideoCapture(str(path))
@@ -122,10 +134,16 @@ class VideoExtractor(FeatureExtractor):
             raise VideoError(f"{path}: cannot open video (unknown format or corrupt file)")
         source_fps = capture.get(cv2.CAP_PROP_FPS)
         source_fps = source_fps if source_fps and np.isfinite(source_fps) and source_fps > 0 else 25.0
-        frames, index, next_time = [], 0, 0.0
+        start = segment.start or 0.0
+        end = np.inf if segment.end is None else segment.end
+        index = int(np.ceil(start * source_fps - 1e-6))
+        if index > 0:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+            index = int(capture.get(cv2.CAP_PROP_POS_FRAMES))  # where the decoder actually is
+        frames, next_time = [], start
         try:
             while self.options.max_frames is None or len(frames) < self.options.max_frames:
-                if not capture.grab():
+                if index / source_fps >= end - 1e-9 or not capture.grab():
                     break
                 if index / source_fps + 1e-9 >= next_time:
                     ok, frame = capture.retrieve()
@@ -136,7 +154,8 @@ class VideoExtractor(FeatureExtractor):
         finally:
             capture.release()
         if not frames:
-            raise VideoError(f"{path}: no frame could be decoded")
+            where = f" between {start:g} s and {end:g} s" if segment.fragment else ""
+            raise VideoError(f"{path}: no frame could be decoded{where}")
         return frames
 
     def _crop(self, frame: np.ndarray) -> np.ndarray:

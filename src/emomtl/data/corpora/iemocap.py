@@ -5,11 +5,21 @@ Read from the release layout::
     Session1/dialog/EmoEvaluation/Ses01F_impro01.txt      labels of every turn of a dialog
     Session1/dialog/transcriptions/Ses01F_impro01.txt     transcripts
     Session1/sentences/wav/Ses01F_impro01/Ses01F_impro01_F000.wav
+    Session1/dialog/avi/DivX/Ses01F_impro01.avi               video of the whole dialog (both actors)
 
 Each turn's header line in ``EmoEvaluation`` holds the evaluators' majority label (``xxx`` when
 there is none) and the mean valence/activation/dominance on 1-5 (rescaled here to 0-1); the
 following ``C-E*`` lines hold each evaluator's categorical labels. A turn ``Ses01F_impro01_M003`` is
 spoken by the male actor of session 1, so its speaker is ``Ses01M``.
+
+Each row keeps the turn's ``dialog_start`` and ``dialog_end`` (seconds, from the header; not ``start``/``end``,
+which would cut the already segmented ``path``). With ``video=True`` its
+``video`` names the turn's segment of the dialog video and the speaker's half of the frame as a media fragment
+(:mod:`emomtl.features.video_segment`): ``.../DivX/Ses01F_impro01.avi#t=6.2901,8.2357&xywh=percent:0,0,50,100``.
+The dialog videos show both actors side by side; the actor wearing the motion-capture markers (the letter after
+the session number in the dialog name: ``Ses01F`` -> the female actor) is on the left, the other on the right,
+the convention public IEMOCAP preprocessing scripts use for the face track. The video extractor then searches
+the speaker's face in that half of every frame of the turn.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from emomtl.data.corpora.checks import SkippedFile, report_skip
 from emomtl.data.corpora.listing import corpus_root
 from emomtl.data.schema import conform
 from emomtl.errors import ConfigError
+from emomtl.features.video_segment import video_item
 
 NAME = "iemocap"
 HEADER = re.compile(
@@ -36,7 +47,10 @@ HEADER = re.compile(
 )
 VOTES = re.compile(r"^C-(?P<evaluator>[A-Za-z]+\d*):\s*(?P<labels>[^(]*)")
 TRANSCRIPT = re.compile(r"^(?P<turn>Ses\S+)\s+\[[^\]]*\]:\s*(?P<text>.*)$")
-TURN = re.compile(r"^(?P<session>Ses\d{2})[FM]_(?P<kind>impro|script)\S*_(?P<gender>[FM])\S*$")
+TURN = re.compile(r"^(?P<session>Ses\d{2})(?P<markers>[FM])_(?P<kind>impro|script)\S*_(?P<gender>[FM])\S*$")
+#: Folders searched for a dialog's video, in order (the release ships DivX ``.avi`` files).
+VIDEO_FOLDERS = (("avi", "DivX"), ("avi",))
+VIDEO_SUFFIXES = (".avi", ".mp4")
 
 #: Header codes -> English names; ``xxx`` marks a turn without a majority.
 CODES = {
@@ -73,7 +87,7 @@ TIE_BREAKS = ("random", "none")
 
 @dataclass
 class Turn:
-    """One evaluated turn of an ``EmoEvaluation`` file."""
+    """One evaluated turn of an ``EmoEvaluation`` file (``start``/``end`` in seconds of the dialog)."""
 
     name: str
     code: str
@@ -81,6 +95,8 @@ class Turn:
     arousal: float
     dominance: float
     votes: Counter[str] = field(default_factory=Counter)
+    start: float | None = None
+    end: float | None = None
 
 
 def _vote_labels(text: str) -> list[str]:
@@ -104,6 +120,7 @@ def parse_evaluation(path: Path, self_evaluation: bool = False) -> Iterator[Turn
             turn = Turn(
                 header["turn"], header["code"].lower(),
                 float(header["valence"]), float(header["arousal"]), float(header["dominance"]),
+                start=float(header["start"]), end=float(header["end"]),
             )
             continue
         votes = VOTES.match(line)
@@ -148,6 +165,30 @@ def _sessions(root: Path, wanted: Iterable[int] | None) -> list[Path]:
     return folders
 
 
+def dialog_video(session_dir: Path, dialog: str) -> Path | None:
+    """The video of a whole dialog (``dialog/avi/DivX/<dialog>.avi``), or ``None`` when absent."""
+    for parts in VIDEO_FOLDERS:
+        for suffix in VIDEO_SUFFIXES:
+            path = session_dir.joinpath("dialog", *parts, f"{dialog}{suffix}")
+            if path.is_file():
+                return path
+    return None
+
+
+def speaker_side(turn_name: str) -> str:
+    """``left`` when the turn's speaker wears the markers (dialog ``Ses01F_...``, turn ``..._F000``), else ``right``."""
+    parts = TURN.match(turn_name)
+    if parts is None:
+        raise ValueError(f"turn name {turn_name!r} does not follow IEMOCAP's naming")
+    return "left" if parts["markers"] == parts["gender"] else "right"
+
+
+def turn_video(video: Path, turn: Turn) -> str:
+    """The media fragment of the turn's time span and its speaker's half of the frame."""
+    x = 0 if speaker_side(turn.name) == "left" else 50
+    return video_item(video, turn.start, turn.end, ("percent", x, 0, 50, 100))
+
+
 def _unit(value: float) -> float:
     """A 1-5 rating on 0-1."""
     return float(np.clip((value - 1.0) / 4.0, 0.0, 1.0))
@@ -162,6 +203,7 @@ def load(
     seed: int = 0,
     self_evaluation: bool = False,
     sessions: Iterable[int] | None = None,
+    video: bool = False,
     skipped: list[SkippedFile] | None = None,
 ) -> pd.DataFrame:
     """One row per evaluated turn with its label, V/A/D (0-1), transcript and session.
@@ -169,7 +211,9 @@ def load(
     ``emotion`` is the published majority label; for turns without one (``xxx``) ``tie_break="random"``
     draws among the most-voted evaluator labels (seeded), ``"none"`` leaves it missing; ``agreement``
     says which. ``four_class`` keeps the neutral/sadness/anger/happiness+excited subset of majority
-    turns; ``improvised_only`` drops scripted dialogs; ``self_evaluation`` counts the actors' own votes.
+    turns; ``improvised_only`` drops scripted dialogs; ``self_evaluation`` counts the actors' own votes;
+    ``video`` fills ``video`` with the turn's segment of its dialog video (a turn whose dialog has no video is
+    reported and dropped).
     """
     if tie_break not in TIE_BREAKS:
         raise ConfigError(f"iemocap.tie_break: {tie_break!r} is not one of {TIE_BREAKS}")
@@ -183,8 +227,16 @@ def load(
             if improvised_only and "_impro" not in dialog:
                 continue
             texts = parse_transcripts(session_dir / "dialog" / "transcriptions" / f"{dialog}.txt")
+            video_path = dialog_video(session_dir, dialog) if video else None
             for turn in parse_evaluation(evaluation, self_evaluation):
-                rows.extend(_row(turn, session_dir, dialog, texts, four_class, tie_break, seed, skipped))
+                row = _row(turn, session_dir, dialog, texts, four_class, tie_break, seed, skipped)
+                if row and video:
+                    if video_path is None:
+                        report_skip(skipped, Path(row[0]["path"]),
+                                    f"no video of dialog {dialog} under {session_dir / 'dialog' / 'avi'}")
+                        continue
+                    row[0]["video"] = turn_video(video_path, turn)
+                rows.extend(row)
     return conform(pd.DataFrame(rows))
 
 
@@ -224,6 +276,8 @@ def _row(turn: Turn, session_dir: Path, dialog: str, texts: dict[str, str], four
         "text": texts.get(turn.name),
         "session": parts["session"],
         "dialog": dialog,
+        "dialog_start": turn.start,
+        "dialog_end": turn.end,
         "improvised": parts["kind"] == "impro",
         "agreement": agreement,
     }]
