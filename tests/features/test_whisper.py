@@ -18,58 +18,12 @@ from emomtl.features.whisper.checkpoint import CTranslate2FormatError, read_vari
 from emomtl.features.whisper.encoder import build_encoder, hidden_states, load_encoder
 
 
-def tiny_transformers_encoder(layers: int = 2, positions: int = 16):
-    """A random transformers ``WhisperEncoder`` small enough to run in milliseconds."""
-    from transformers import WhisperConfig
-    from transformers.models.whisper.modeling_whisper import WhisperEncoder
-
-    torch.manual_seed(0)
-    config = WhisperConfig(num_mel_bins=8, d_model=16, encoder_layers=layers, encoder_attention_heads=2,
-                           encoder_ffn_dim=32, max_source_positions=positions)
-    encoder = WhisperEncoder(config).eval()
-    with torch.no_grad():  # random, non-trivial values everywhere (transformers initialises biases to zero)
-        for parameter in encoder.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.1)
-    return encoder
-
-
-def to_ctranslate2(encoder) -> dict[str, np.ndarray]:
-    """The encoder's weights under CTranslate2's names (q, k, v stacked; k's bias stored as zeros), float16."""
-
-    def half(t: torch.Tensor) -> np.ndarray:
-        return t.detach().numpy().astype(np.float16)
-
-    out = {"encoder/conv1/weight": half(encoder.conv1.weight), "encoder/conv1/bias": half(encoder.conv1.bias),
-           "encoder/conv2/weight": half(encoder.conv2.weight), "encoder/conv2/bias": half(encoder.conv2.bias),
-           "encoder/position_encodings/encodings": half(encoder.embed_positions.weight),
-           "encoder/layer_norm/gamma": half(encoder.layer_norm.weight),
-           "encoder/layer_norm/beta": half(encoder.layer_norm.bias),
-           "encoder/num_heads": np.array(encoder.config.encoder_attention_heads, dtype=np.int16)}
-    for i, layer in enumerate(encoder.layers):
-        attention, p = layer.self_attn, f"encoder/layer_{i}"
-        out[f"{p}/self_attention/linear_0/weight"] = half(torch.cat(
-            [attention.q_proj.weight, attention.k_proj.weight, attention.v_proj.weight]))
-        out[f"{p}/self_attention/linear_0/bias"] = half(torch.cat(
-            [attention.q_proj.bias, torch.zeros_like(attention.q_proj.bias), attention.v_proj.bias]))
-        for ours, theirs in [("self_attention/linear_1", attention.out_proj), ("ffn/linear_0", layer.fc1),
-                             ("ffn/linear_1", layer.fc2)]:
-            out[f"{p}/{ours}/weight"], out[f"{p}/{ours}/bias"] = half(theirs.weight), half(theirs.bias)
-        for ours, theirs in [("self_attention/layer_norm", layer.self_attn_layer_norm),
-                             ("ffn/layer_norm", layer.final_layer_norm)]:
-            out[f"{p}/{ours}/gamma"], out[f"{p}/{ours}/beta"] = half(theirs.weight), half(theirs.bias)
-    out["decoder/embeddings/weight"] = np.ones((4, 16), dtype=np.float16)  # skipped by the encoder reader
-    return out
+from whisper_fixtures import write_tiny_whisper
 
 
 @pytest.fixture(scope="module")
 def tiny_model_bin(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
-    encoder = tiny_transformers_encoder()
-    with torch.no_grad():  # the file is float16: round the reference to the same values
-        for parameter in encoder.parameters():
-            parameter.copy_(parameter.half().float())
-    path = tmp_path_factory.mktemp("whisper") / "model.bin"
-    write_variables(path, "WhisperSpec", to_ctranslate2(encoder))
-    return path, encoder
+    return write_tiny_whisper(tmp_path_factory.mktemp("whisper"))
 
 
 def test_reader_skips_other_prefixes_and_reads_shapes(tiny_model_bin):
@@ -312,3 +266,9 @@ def test_layer_options_belong_to_the_whisper_type_only():
 
     with pytest.raises(ConfigError, match="model.speech_encoder.num_layers: only the whisper type"):
         parse_encoder_spec({"type": "hf", "path": "x", "num_layers": 2}, "model.speech_encoder", SPEECH_ENCODER_TYPES)
+
+
+def test_branch_refuses_input_longer_than_its_positions(tiny_model_bin):
+    branch = whisper_branch(tiny_model_bin[0].parent)
+    with pytest.raises(ConfigError, match="at most 0.32 s per input"):
+        branch(torch.zeros(1, 16000))

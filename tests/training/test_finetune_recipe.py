@@ -107,3 +107,26 @@ def test_text_ids_are_the_encoders_tokenizer_applied_to_the_demo_transcripts(tmp
     assert len(set(texts)) > 1
     assert [ids.tolist() for ids in prepared.inputs["text_ids"]] == [tokenizer(t)["input_ids"] for t in texts]
     assert all(w.ndim == 1 and w.size > 8000 for w in prepared.inputs["waveform"])  # raw 16 kHz samples
+
+
+def test_whisper_is_the_audio_branch_of_the_recipe(tmp_path, tiny_hubert):
+    """The same recipe with a (tiny) Whisper encoder as its speech branch: front end frozen, the top layer trained,
+    the layer below it left as loaded (train_top: 1)."""
+    from whisper_fixtures import write_tiny_whisper
+
+    from emomtl.features.whisper.checkpoint import read_variables
+    from emomtl.features.whisper.encoder import build_encoder
+
+    folder = tmp_path / "whisper"
+    folder.mkdir()
+    write_tiny_whisper(folder, positions=64)  # 1.28 s: the demo clips fit
+    results = run_experiment(recipe(tmp_path, tiny_hubert, "model.masking=false",
+                                    f"model.speech_encoder={{type: whisper, path: {folder}, train_top: 1}}"),
+                             tmp_path / "run", resume=False)
+    assert results["emotion.ua"].notna().all()
+    (run,) = (tmp_path / "run" / "runs").glob("*/*_seed0")
+    trained = load_checkpoint(run / "checkpoint_last.pt")["model"]
+    initial = build_encoder(read_variables(folder / "model.bin", "encoder/")[1]).state_dict()
+    same_as_loaded = {k: torch.equal(trained[SPEECH + k], v) for k, v in initial.items()}
+    assert all(v for k, v in same_as_loaded.items() if k.startswith(("conv1.", "conv2.", "embed_positions.", "layers.0.")))
+    assert not all(v for k, v in same_as_loaded.items() if k.startswith("layers.1."))

@@ -20,7 +20,6 @@ from emomtl.models.speech_encoders import EncoderSpec, SpeechEncoderModule
 
 N_FFT = 400
 HOP = 160
-MAX_SAMPLES = 30 * 16_000
 
 
 class WhisperSpeechEncoder(SpeechEncoderModule):
@@ -75,9 +74,10 @@ class WhisperSpeechEncoder(SpeechEncoderModule):
 
     def forward(self, waveform: torch.Tensor, valid: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if waveform.shape[-1] > MAX_SAMPLES:
-            raise ConfigError("model.speech_encoder: a Whisper branch takes at most 30 s per input; crop the waveform "
-                              "(inputs.waveform.length)")
+        limit = self.encoder.embed_positions.num_embeddings * 2 * HOP  # 30 s for every released Whisper
+        if waveform.shape[-1] > limit:
+            raise ConfigError(f"model.speech_encoder: this Whisper branch takes at most {limit / 16_000:g} s per input, "
+                              f"got {waveform.shape[-1] / 16_000:g} s; crop the waveform (inputs.waveform.length)")
         lengths = self._lengths(waveform, valid)
         with torch.no_grad():  # the front end is frozen and has no parameters before conv1
             mels = [self.log_mel(w[: max(int(n), N_FFT)]) for w, n in zip(waveform, lengths)]
