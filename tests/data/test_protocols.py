@@ -99,6 +99,23 @@ def test_loso_test_corpora_tests_only_that_corpus_and_pools_the_rest():
     with pytest.raises(ConfigError, match="no speaker is both"):
         make_splits(table, "loso", test_corpora=["savee"], test_speakers=["emodb:03"])
 
+
+def test_cross_corpus_trains_on_one_corpus_and_tests_on_all_of_the_other():
+    savee = make_table({"savee:DC": 6, "savee:JE": 6, "savee:JK": 6}).assign(corpus="savee")
+    emodb = make_table({f"emodb:{n:02d}": 4 for n in (3, 8, 9, 10)}).assign(corpus="emodb")
+    table = pd.concat([savee, emodb], ignore_index=True)
+    (split,) = make_splits(table, "cross_corpus", seed=0, test_corpora=["emodb"], validation_speakers=1)
+    check_no_leak(table, split)
+    assert split.name == "to-emodb"
+    assert set(table["corpus"].to_numpy()[split.test]) == {"emodb"} and len(split.test) == 16
+    assert set(table["corpus"].to_numpy()[np.concatenate([split.train, split.validation])]) == {"savee"}
+    assert len(split.validation_speakers) == 1
+    with pytest.raises(ConfigError, match="needs the corpus"):
+        make_splits(table, "cross_corpus")
+    with pytest.raises(ConfigError, match="nothing trains"):
+        make_splits(table, "cross_corpus", test_corpora=["emodb", "savee"])
+
+
 # ------------------------------------------------------------ loso_session
 def test_loso_session_holds_out_whole_sessions():
     sessions = {f"s{i}": f"Ses0{i // 2 + 1}" for i in range(10)}

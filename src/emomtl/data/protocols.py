@@ -364,8 +364,25 @@ def _fixed(table: pd.DataFrame, seed: int, column: str = "split", validation_spe
     return [_build(table, "fixed", "fixed", masks, speaker_independent=speaker_independent)]
 
 
+def _cross_corpus(table: pd.DataFrame, seed: int, test_corpora: Iterable[str] | str | None = None,
+                  validation_speakers: int = 2) -> list[Split]:
+    """One split: every row of ``test_corpora`` is tested; the other corpora train, with ``validation_speakers``
+    of their speakers drawn for validation (cross-corpus evaluation over shared labels)."""
+    if test_corpora is None:
+        raise ConfigError("protocol.test_corpora: 'cross_corpus' needs the corpus (or corpora) to test on")
+    count = _check_count("cross_corpus", "validation_speakers", validation_speakers)
+    tested = _corpus_speakers(table, test_corpora)
+    speakers = _speakers(table)
+    others = sorted(set(speakers) - set(tested))
+    if not others:
+        raise ConfigError("protocol.test_corpora: every corpus of the table is a test corpus; nothing trains")
+    names = "+".join(sorted({str(c) for c in ([test_corpora] if isinstance(test_corpora, str) else test_corpora)}))
+    return [_held_out(table, "cross_corpus", f"to-{names}", np.isin(speakers, tested), others, count, _rng(seed))]
+
+
 PROTOCOLS: dict[str, Callable[..., list[Split]]] = {
     "loso": _loso,
+    "cross_corpus": _cross_corpus,
     "loso_session": _loso_session,
     "speaker_kfold": _speaker_kfold,
     "random": _random,
