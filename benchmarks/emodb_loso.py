@@ -199,7 +199,7 @@ def run_plans(name: str, recipe: dict, args: argparse.Namespace, seeds: list[int
     # the CPU-heavy models: arms and seeds of the benchmark recipe (a reduced budget, stated there)
     compare = recipe.get("compare") or {}
     return [(f"emodb_{name}", compare.get("weightings") or [recipe["weighting"]["name"]],
-             recipe["train"]["seeds"], compare.get("single_task", False) and not args.no_single_task)]
+             recipe["train"]["seeds"], False if args.no_single_task else compare.get("single_task", False))]
 
 
 def build_parser() -> argparse.ArgumentParser:

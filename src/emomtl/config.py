@@ -86,7 +86,7 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     },
     "compare": {
         "weightings": (list,),
-        "single_task": (bool,),
+        "single_task": (bool, list),  # true: every scored task; a list: those tasks
         "params": (dict,),
     },
     "output": {"dir": (str,)},

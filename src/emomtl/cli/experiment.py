@@ -57,7 +57,7 @@ def _setup(args: argparse.Namespace) -> tuple[dict[str, Any], Path, list[int]]:
 
 def _finish(args: argparse.Namespace, results: pd.DataFrame, out: Path) -> int:
     if not args.quiet:
-        print_summary(results)
+        print_summary(results, auxiliary_tasks(out))
     if not args.no_report:
         from emomtl.reports import build_report
 
@@ -67,9 +67,20 @@ def _finish(args: argparse.Namespace, results: pd.DataFrame, out: Path) -> int:
     return 0
 
 
-def print_summary(results: pd.DataFrame) -> None:
-    """Mean ± std over folds and seeds of the headline metrics (UA, WA, CCC, MAE, score), one row per strategy."""
-    metric_columns = [c for c in results.columns if re.fullmatch(r"[^.]+\.(ua|wa|ccc|mae)", c)] + ["score"]
+def auxiliary_tasks(run_dir: Path) -> set[str]:
+    """Tasks the run trained as auxiliary (never scored), from its resolved ``config.yaml``."""
+    import yaml
+
+    config = run_dir / "config.yaml"
+    tasks = (yaml.safe_load(config.read_text()) or {}).get("tasks", []) if config.exists() else []
+    return {t["name"] for t in tasks if isinstance(t, dict) and t.get("auxiliary")}
+
+
+def print_summary(results: pd.DataFrame, auxiliary: set[str] = frozenset()) -> None:
+    """Mean ± std over folds and seeds of the headline metrics (UA, WA, CCC, MAE, score), one row per strategy;
+    ``auxiliary`` tasks (e.g. speaker identity under LOSO, unseen test speakers) are left out."""
+    metric_columns = [c for c in results.columns if re.fullmatch(r"[^.]+\.(ua|wa|ccc|mae)", c)
+                      and c.split(".")[0] not in auxiliary] + ["score"]
     weight_columns = [c for c in results.columns if c.startswith("weight.")]
     table = Table(title=f"{results['fold'].nunique()} fold(s) x {results['seed'].nunique()} seed(s)")
     table.add_column("strategy")
