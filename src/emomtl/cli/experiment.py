@@ -44,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(compare)
     compare.add_argument("--weightings", help="comma-separated strategies (default: compare.weightings)")
     compare.add_argument("--single-task", action="store_true", default=None, help="add one single-task baseline per scored task")
+    compare.add_argument("--models", help="comma-separated other models run as arms on the same folds, e.g. linear_svm "
+                                          "(default: compare.models)")
     compare.set_defaults(handler=run_compare, command_name="compare")
 
 
@@ -143,6 +145,7 @@ def run_compare(args: argparse.Namespace) -> int:
     recipe, out, seeds = _setup(args)
     weightings = args.weightings.split(",") if args.weightings else list(recipe["compare"]["weightings"])
     single = recipe["compare"].get("single_task", False) if args.single_task is None else args.single_task
+    models = args.models.split(",") if args.models else list(recipe["compare"].get("models") or [])
     results = run_experiment(recipe, out, weightings=weightings, single_task=single, seeds=seeds,
-                             resume=not args.no_resume, progress=not args.quiet, jobs=args.jobs)
+                             resume=not args.no_resume, progress=not args.quiet, jobs=args.jobs, models=models)
     return _finish(args, results, out)

@@ -26,6 +26,7 @@ import pandas as pd
 from emomtl.config import save_recipe
 from emomtl.data.protocols import Split, assert_speaker_disjoint, make_splits
 from emomtl.errors import ConfigError
+from emomtl.models.registry import model_class
 from emomtl.models.tasks import TaskSpec
 from emomtl.training.loop import SplitJob, train_split
 from emomtl.training.prepare import PreparedCorpus, fit_tasks, prepare_corpus
@@ -43,14 +44,17 @@ class Arm:
     label: str
     weighting: dict[str, Any]
     task_names: list[str] | None = None  # None: every task of the recipe
+    model: dict[str, Any] | None = None  # None: the recipe's model; else this ``model:`` section (e.g. linear_svm)
 
 
 def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None,
-              single_task: bool | Sequence[str] = False) -> list[Arm]:
+              single_task: bool | Sequence[str] = False,
+              models: Sequence[str | dict[str, Any]] = ()) -> list[Arm]:
     """The strategies to run: the recipe's own (``train``/``cv``) or a list (``compare``), plus baselines.
 
     ``single_task`` adds a single-task baseline per non-auxiliary task (``True``) or for the tasks named.
-    ``weightings=[]`` with named single tasks plans the baselines alone.
+    ``weightings=[]`` with named single tasks plans the baselines alone. ``models`` adds one arm per other model
+    (a name such as ``linear_svm``, or a ``model:`` section), labelled by its name, e.g. the classical anchor.
     """
     params = recipe["compare"].get("params") or {}
     own = recipe["weighting"]
@@ -65,6 +69,17 @@ def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None,
     if unknown:
         raise ConfigError(f"single-task baseline for {unknown[0]!r}: not a main task of the recipe ({names})")
     arms += [Arm(f"single:{name}", {"name": "static"}, [name]) for name in names if name in wanted]
+    for entry in models:
+        section = {"name": entry} if isinstance(entry, str) else dict(entry)
+        if not isinstance(section.get("name"), str):
+            raise ConfigError(f"compare.models: {entry!r} is neither a model name nor a model section with a name")
+        try:
+            model_class(section["name"])
+        except ConfigError as error:
+            raise ConfigError(f"compare.models: {error}") from error
+        if section["name"] in {arm.label for arm in arms}:
+            raise ConfigError(f"compare.models: {section['name']!r} is already an arm label")
+        arms.append(Arm(section["name"], {"name": "static"}, model=section))
     return arms
 
 
@@ -138,6 +153,7 @@ def run_experiment(
     recipe: dict[str, Any], run_dir: Path, weightings: list[str] | None = None, single_task: bool | Sequence[str] = False,
     seeds: list[int] | None = None, resume: bool = True, progress: bool = False, prepared: PreparedCorpus | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None, jobs: int = 1,
+    models: Sequence[str | dict[str, Any]] = (),
 ) -> pd.DataFrame:
     """Run every arm on every fold and seed; returns (and writes) ``results.csv``.
 
@@ -150,7 +166,7 @@ def run_experiment(
     prepared = prepared or prepare_corpus(recipe, progress=progress)
     tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe["protocol"])
     splits = build_splits(recipe, prepared.table)
-    arms = plan_arms(recipe, weightings, single_task)
+    arms = plan_arms(recipe, weightings, single_task, models)
     resolved = copy.deepcopy(recipe)
     resolved["tasks"] = [t.to_dict() for t in tasks]
     save_recipe(resolved, run_dir / "config.yaml")
@@ -165,7 +181,7 @@ def run_experiment(
         arm_tasks = [t for t in tasks if arm.task_names is None or t.name in arm.task_names]
         if not arm_tasks:
             raise ConfigError(f"compare: arm {arm.label} has no task")
-        arm_recipe = recipe_for_arm(resolved, arm_tasks)
+        arm_recipe = recipe_for_arm(resolved if arm.model is None else {**resolved, "model": arm.model}, arm_tasks)
         for split in splits:
             for seed in seeds:
                 out_dir = run_dir / "runs" / arm.label.replace(":", "_") / f"{split.name}_seed{seed}"
