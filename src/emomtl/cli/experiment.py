@@ -27,13 +27,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-report", action="store_true", help="do not write report.md / report.html")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or tables")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once in worker processes (cv/compare)")
+    parser.add_argument("--devices", type=int, default=None,
+                        help="data-parallel processes / GPUs per run (Lightning Fabric DDP; default: train.devices)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train and test one split of the recipe's protocol")
     _common(train)
     train.add_argument("--fold", default="0", help="fold index or name (default: the first)")
-    train.add_argument("--devices", type=int, default=None, help="data-parallel processes / GPUs (Lightning Fabric DDP)")
     train.set_defaults(handler=run_train, command_name="train")
 
     cv = subparsers.add_parser("cv", help="every fold of the protocol x seeds; pooled and mean ± std results")
@@ -135,7 +136,7 @@ def run_cv(args: argparse.Namespace) -> int:
 
     recipe, out, seeds = _setup(args)
     results = run_experiment(recipe, out, seeds=seeds, resume=not args.no_resume, progress=not args.quiet,
-                             jobs=args.jobs)
+                             jobs=args.jobs, devices=args.devices)
     return _finish(args, results, out)
 
 
@@ -147,5 +148,6 @@ def run_compare(args: argparse.Namespace) -> int:
     single = recipe["compare"].get("single_task", False) if args.single_task is None else args.single_task
     models = args.models.split(",") if args.models else list(recipe["compare"].get("models") or [])
     results = run_experiment(recipe, out, weightings=weightings, single_task=single, seeds=seeds,
-                             resume=not args.no_resume, progress=not args.quiet, jobs=args.jobs, models=models)
+                             resume=not args.no_resume, progress=not args.quiet, jobs=args.jobs, models=models,
+                             devices=args.devices)
     return _finish(args, results, out)

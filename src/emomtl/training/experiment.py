@@ -83,6 +83,20 @@ def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None,
     return arms
 
 
+def check_data_parallel(arms: list[Arm], devices: int, jobs: int) -> None:
+    """Refuse, before any training, what ``train.devices > 1`` cannot run: parallel jobs or DDP-unsafe strategies."""
+    from emomtl.weighting.registry import STRATEGIES
+
+    if jobs > 1:
+        raise ConfigError(f"train.devices={devices} trains every run on {devices} processes already; "
+                          f"use --jobs 1 with it (or train.devices=1 with --jobs {jobs})")
+    unsafe = sorted({arm.weighting.get("name", "static") for arm in arms if arm.model is None}
+                    & {name for name, entry in STRATEGIES.items() if not entry.ddp_safe})
+    if unsafe:
+        raise ConfigError(f"train.devices={devices}: weighting {unsafe[0]!r} is not safe under data-parallel "
+                          "training (emomtl weighting list); drop it from the arms or set train.devices=1")
+
+
 def recipe_for_arm(recipe: dict[str, Any], tasks: list[TaskSpec]) -> dict[str, Any]:
     """The recipe as one arm runs it: a selection metric of a task the arm lacks falls back to ``val.score``."""
     metric = recipe["train"]["select_metric"]
@@ -153,12 +167,14 @@ def run_experiment(
     recipe: dict[str, Any], run_dir: Path, weightings: list[str] | None = None, single_task: bool | Sequence[str] = False,
     seeds: list[int] | None = None, resume: bool = True, progress: bool = False, prepared: PreparedCorpus | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None, jobs: int = 1,
-    models: Sequence[str | dict[str, Any]] = (),
+    models: Sequence[str | dict[str, Any]] = (), devices: int | None = None,
 ) -> pd.DataFrame:
     """Run every arm on every fold and seed; returns (and writes) ``results.csv``.
 
     ``jobs > 1`` trains that many runs at once in worker processes (each with ``cores / jobs`` threads),
     which keeps both cores busy with small models; results are identical to ``jobs=1``.
+    ``devices`` (default ``train.devices``) > 1 trains each run data-parallel on that many processes / GPUs
+    (DDP, as ``emomtl train`` does), one run after another; it excludes ``jobs > 1``.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -167,6 +183,9 @@ def run_experiment(
     tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe["protocol"])
     splits = build_splits(recipe, prepared.table)
     arms = plan_arms(recipe, weightings, single_task, models)
+    devices = int(devices or recipe["train"].get("devices") or 1)
+    if devices > 1:
+        check_data_parallel(arms, devices, jobs)
     resolved = copy.deepcopy(recipe)
     resolved["tasks"] = [t.to_dict() for t in tasks]
     save_recipe(resolved, run_dir / "config.yaml")
@@ -197,7 +216,13 @@ def run_experiment(
         if on_result:
             on_result(rows[index])
 
-    if jobs <= 1:
+    if devices > 1:
+        from emomtl.training.distributed import train_split_distributed
+
+        for index, (_, _, _, job) in enumerate(planned):
+            record(index, train_split_distributed(job, devices, resume=resume,
+                                                  precision=job.recipe["train"].get("precision", "32-true")))
+    elif jobs <= 1:
         for index, (_, _, _, job) in enumerate(planned):
             record(index, train_split(job, resume=resume, progress=progress))
     else:
