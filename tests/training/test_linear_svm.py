@@ -130,6 +130,10 @@ def test_compare_runs_the_anchor_beside_a_neural_arm_on_identical_folds(tmp_path
     svm = results[results["strategy"] == "linear_svm"]
     assert svm["emotion.ua"].notna().all() and "val.emotion.ua" in svm
     assert not svm.filter(like="speaker.").notna().any().any()  # auxiliary: not fitted, not scored
+    from emomtl.reports import build_report
+
+    markdown = build_report(tmp_path / "cmp").markdown.read_text()  # no epoch history: the report still builds
+    assert "| linear\\_svm |" in markdown and "speaker UA" not in markdown
     checkpoint = next((tmp_path / "cmp" / "runs" / "linear_svm").glob("*/checkpoint_best.pt"))
     recognizer = Recognizer.from_checkpoint(checkpoint)
     row = recognizer.process_file(pd.read_csv(checkpoint.parent / "predictions.csv")["path"].iloc[0])
