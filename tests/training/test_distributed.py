@@ -70,3 +70,14 @@ def test_cv_with_devices_refuses_parallel_jobs_and_unsafe_strategies_before_trai
     with pytest.raises(ConfigError, match="train.devices=2: weighting 'pcgrad' is not safe"):
         run_experiment(recipe, tmp_path / "b", weightings=["static", "pcgrad"], devices=2)
     assert not (tmp_path / "b" / "results.csv").exists()
+
+
+def test_cli_compare_passes_devices_through(recipe, tmp_path, capsys):
+    import yaml
+
+    from emomtl.cli.main import main
+
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert main(["compare", str(path), "--devices", "2", "--jobs", "2", "--out", str(tmp_path / "run")]) == 2
+    assert "train.devices=2" in capsys.readouterr().err
