@@ -95,3 +95,20 @@ def test_run_plans_follow_the_command_line(modules) -> None:
     # mlp: the loss-based strategies on every seed, the gradient-based ones on their own seeds and folder
     plans = loso.run_plans("mlp", recipe, parse(["--gradient-seeds", "0"]), [0, 1, 2])
     assert [(folder, seeds) for folder, _, seeds, _ in plans] == [("emodb_mlp", [0, 1, 2]), ("emodb_mlp_gradient", [0])]
+
+
+def test_svm_anchor_is_the_toolkit_model_run_as_a_compare_arm(modules, tmp_path, monkeypatch) -> None:
+    """No private SVM: both anchors are ``linear_svm`` arms of run_experiment on the mlp recipe's folds."""
+    _, loso = modules
+    calls = []
+
+    def fake_run(recipe, run_dir, **kwargs):
+        calls.append((recipe["inputs"]["functionals"]["standardize"], recipe["model"]["name"], kwargs))
+
+    monkeypatch.setattr(loso, "run_experiment", fake_run)
+    monkeypatch.setattr(loso, "summarise", lambda run_dir, label: [{"model": label, "run_dir": run_dir.name}])
+    rows = loso.svm_reference(tmp_path / "emodb", tmp_path / "runs", jobs=2)
+    assert [standardize for standardize, _, _ in calls] == [True, "speaker"]
+    assert all(kwargs["models"] == ["linear_svm"] and kwargs["weightings"] == [] for _, _, kwargs in calls)
+    assert [row["model"] for row in rows] == list(loso.SVM_ANCHORS)
+    assert not hasattr(loso, "LinearSVC") and "sklearn" not in Path(loso.__file__).read_text()

@@ -85,3 +85,10 @@ def test_list_elements_are_addressed_by_index():
     for bad in ("tasks.2.loss=ce", "tasks.first.loss=ce"):
         with pytest.raises(ConfigError, match=r"tasks\.(2|first) is not an index of a list of 2"):
             apply_overrides(recipe, [bad])
+
+
+def test_compare_single_task_takes_a_list_of_task_names():
+    recipe = resolve_recipe(MINIMAL, ["compare.single_task=[emotion]"])
+    assert recipe["compare"]["single_task"] == ["emotion"]
+    with pytest.raises(ConfigError, match="compare.single_task: expected bool or list"):
+        resolve_recipe(MINIMAL, ["compare.single_task=emotion"])

@@ -87,7 +87,8 @@ SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     },
     "compare": {
         "weightings": (list,),
-        "single_task": (bool,),
+        "single_task": (bool, list),  # true: every scored task; a list: those tasks
+        "models": (list,),  # other models as arms beside the weightings, e.g. [linear_svm]
         "params": (dict,),
     },
     "output": {"dir": (str,)},

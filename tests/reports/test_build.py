@@ -121,3 +121,15 @@ def test_single_task_baseline_folder_and_loso_split_names(make_run_dir):
     assert "| strategy | loso-03 | loso-07 | mean |" in markdown
     assert "| single:emotion |" in markdown and "covers its one task only" in markdown
     assert "No history.csv" not in markdown and "No emotion predictions" not in markdown
+
+
+def test_default_title_names_the_corpus_of_the_resolved_recipe(make_run_dir):
+    import yaml
+
+    run_dir = make_run_dir()
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config["data"] = {"corpus": "emodb"}  # e.g. quickstart run with data.corpus=emodb
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    markdown = build_report(run_dir).markdown.read_text()
+    assert markdown.startswith("# emomtl report: fake-recipe on emodb\n")
+    assert "| corpus | emodb |" in markdown

@@ -97,3 +97,24 @@ def test_nll_is_lower_is_better_and_not_a_percentage(make_run_dir):
 
 def test_folds_sort_naturally():
     assert sorted(["fold10", "fold2", "fold1"], key=natural_key) == ["fold1", "fold2", "fold10"]
+
+
+def _with_auxiliary_speaker(run_dir):
+    """Add a train-only speaker task whose (meaningless, unseen-speaker) test UA beats every real metric."""
+    import yaml
+
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config["tasks"].append({"name": "speaker", "kind": "classification", "auxiliary": True})
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    results = pd.read_csv(run_dir / "results.csv")
+    results["speaker.ua"] = np.where(results["strategy"] == "static", 0.99, 0.0)
+    results.to_csv(run_dir / "results.csv", index=False)
+    return run_dir
+
+
+def test_auxiliary_task_is_neither_shown_nor_bolded(make_run_dir):
+    run = load_run(_with_auxiliary_speaker(make_run_dir()))
+    table = results_table(run)
+    assert not any("speaker" in column for column in table.columns)
+    assert table.columns[1] == "emotion UA (%)"
+    assert _row(table, "softmax")["emotion UA (%)"].bold  # the real best is still bold

@@ -27,13 +27,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-report", action="store_true", help="do not write report.md / report.html")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or tables")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once in worker processes (cv/compare)")
+    parser.add_argument("--devices", type=int, default=None,
+                        help="data-parallel processes / GPUs per run (Lightning Fabric DDP; default: train.devices)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train and test one split of the recipe's protocol")
     _common(train)
     train.add_argument("--fold", default="0", help="fold index or name (default: the first)")
-    train.add_argument("--devices", type=int, default=None, help="data-parallel processes / GPUs (Lightning Fabric DDP)")
     train.set_defaults(handler=run_train, command_name="train")
 
     cv = subparsers.add_parser("cv", help="every fold of the protocol x seeds; pooled and mean ± std results")
@@ -44,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(compare)
     compare.add_argument("--weightings", help="comma-separated strategies (default: compare.weightings)")
     compare.add_argument("--single-task", action="store_true", default=None, help="add one single-task baseline per scored task")
+    compare.add_argument("--models", help="comma-separated other models run as arms on the same folds, e.g. linear_svm "
+                                          "(default: compare.models)")
     compare.set_defaults(handler=run_compare, command_name="compare")
 
 
@@ -57,7 +60,7 @@ def _setup(args: argparse.Namespace) -> tuple[dict[str, Any], Path, list[int]]:
 
 def _finish(args: argparse.Namespace, results: pd.DataFrame, out: Path) -> int:
     if not args.quiet:
-        print_summary(results)
+        print_summary(results, auxiliary_tasks(out))
     if not args.no_report:
         from emomtl.reports import build_report
 
@@ -67,9 +70,20 @@ def _finish(args: argparse.Namespace, results: pd.DataFrame, out: Path) -> int:
     return 0
 
 
-def print_summary(results: pd.DataFrame) -> None:
-    """Mean ± std over folds and seeds of the headline metrics (UA, WA, CCC, MAE, score), one row per strategy."""
-    metric_columns = [c for c in results.columns if re.fullmatch(r"[^.]+\.(ua|wa|ccc|mae)", c)] + ["score"]
+def auxiliary_tasks(run_dir: Path) -> set[str]:
+    """Tasks the run trained as auxiliary (never scored), from its resolved ``config.yaml``."""
+    import yaml
+
+    config = run_dir / "config.yaml"
+    tasks = (yaml.safe_load(config.read_text()) or {}).get("tasks", []) if config.exists() else []
+    return {t["name"] for t in tasks if isinstance(t, dict) and t.get("auxiliary")}
+
+
+def print_summary(results: pd.DataFrame, auxiliary: set[str] = frozenset()) -> None:
+    """Mean ± std over folds and seeds of the headline metrics (UA, WA, CCC, MAE, score), one row per strategy;
+    ``auxiliary`` tasks (e.g. speaker identity under LOSO, unseen test speakers) are left out."""
+    metric_columns = [c for c in results.columns if re.fullmatch(r"[^.]+\.(ua|wa|ccc|mae)", c)
+                      and c.split(".")[0] not in auxiliary] + ["score"]
     weight_columns = [c for c in results.columns if c.startswith("weight.")]
     table = Table(title=f"{results['fold'].nunique()} fold(s) x {results['seed'].nunique()} seed(s)")
     table.add_column("strategy")
@@ -122,7 +136,7 @@ def run_cv(args: argparse.Namespace) -> int:
 
     recipe, out, seeds = _setup(args)
     results = run_experiment(recipe, out, seeds=seeds, resume=not args.no_resume, progress=not args.quiet,
-                             jobs=args.jobs)
+                             jobs=args.jobs, devices=args.devices)
     return _finish(args, results, out)
 
 
@@ -132,6 +146,8 @@ def run_compare(args: argparse.Namespace) -> int:
     recipe, out, seeds = _setup(args)
     weightings = args.weightings.split(",") if args.weightings else list(recipe["compare"]["weightings"])
     single = recipe["compare"].get("single_task", False) if args.single_task is None else args.single_task
+    models = args.models.split(",") if args.models else list(recipe["compare"].get("models") or [])
     results = run_experiment(recipe, out, weightings=weightings, single_task=single, seeds=seeds,
-                             resume=not args.no_resume, progress=not args.quiet, jobs=args.jobs)
+                             resume=not args.no_resume, progress=not args.quiet, jobs=args.jobs, models=models,
+                             devices=args.devices)
     return _finish(args, results, out)

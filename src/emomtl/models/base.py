@@ -30,6 +30,8 @@ class MultiTaskModel(nn.Module):
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     Settings: ClassVar[type]
+    #: True for models fitted in closed form by :mod:`emomtl.training.classical` (``linear_svm``), not by the loop.
+    classical: ClassVar[bool] = False
 
     def __init__(self, tasks: Sequence[TaskSpec]) -> None:
         super().__init__()

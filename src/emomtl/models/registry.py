@@ -19,6 +19,7 @@ BUILTIN_MODULES = (
     "emomtl.models.bridge_fusion",
     "emomtl.models.cnn_blstm_att",
     "emomtl.models.functional_mlp",
+    "emomtl.models.linear_svm",
 )
 
 _REGISTRY: dict[str, type[MultiTaskModel]] = {}
@@ -50,6 +51,11 @@ def model_class(name: str) -> type[MultiTaskModel]:
     if name not in _REGISTRY:
         raise ConfigError(f"model.name: {name!r} is not one of {sorted(_REGISTRY)}")
     return _REGISTRY[name]
+
+
+def is_classical(config: Mapping[str, Any]) -> bool:
+    """Whether the recipe's ``model:`` section names a closed-form model (fitted without the gradient loop)."""
+    return bool(getattr(model_class(str(config.get("name"))), "classical", False))
 
 
 def default_settings(name: str) -> dict[str, Any]:

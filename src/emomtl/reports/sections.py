@@ -30,7 +30,21 @@ def build_document(run: RunData, title: str | None = None) -> Report:
         files = ", ".join(str(path.relative_to(run.run_dir)) for path in run.unreadable)
         note = Paragraph(f"These files could not be parsed and were left out: {files}.")
         sections.append(Section("Unreadable files", [note]))
-    return Report(title=title or f"emomtl report: {recipe_name(run)}", sections=sections)
+    return Report(title=title or default_title(run), sections=sections)
+
+
+def default_title(run: RunData) -> str:
+    """``emomtl report: <recipe> on <corpus>``: the corpus the run's resolved recipe actually loaded."""
+    corpus = corpus_name(run)
+    return f"emomtl report: {recipe_name(run)}" + (f" on {corpus}" if corpus else "")
+
+
+def corpus_name(run: RunData) -> str | None:
+    """``data.corpus`` of the run's ``config.yaml`` (a ``data.corpus=...`` override is resolved there)."""
+    corpus = _lookup(run.config, "data.corpus")
+    if isinstance(corpus, (list, tuple)):  # pooled corpora
+        corpus = "+".join(map(str, corpus))
+    return str(corpus) if isinstance(corpus, (str, int, float)) and str(corpus) else None
 
 
 # ------------------------------------------------------------------------------------------------------- run
@@ -50,6 +64,7 @@ def run_section(run: RunData) -> Section:
     tasks = [f"{task.name} ({task.kind}{', auxiliary' if task.auxiliary else ''})" for task in run_tasks(run)]
     settings = [
         ("recipe", recipe_name(run)),
+        ("corpus", corpus_name(run) or "–"),
         ("date", _run_date(run)),
         ("seeds", _as_text(seeds)),
         ("folds", f"{len(folds)} ({', '.join(folds)})" if folds else "–"),

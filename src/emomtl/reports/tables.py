@@ -22,14 +22,18 @@ from emomtl.reports.load import RunData
 
 
 def scored_columns(run: RunData) -> list[str]:
-    """Columns of the results table that get mean ± std and a bold best: task metrics in task order, then ``score``."""
-    columns = [column for task in run_tasks(run) for column in task.metric_columns]
+    """Columns of the results table that get mean ± std and a bold best: task metrics in task order, then ``score``.
+
+    Auxiliary tasks (trained, never scored: e.g. speaker identity under LOSO, where the test speaker is unseen) are
+    left out, so they are neither shown nor bolded as a best result.
+    """
+    columns = [column for task in run_tasks(run) if not task.auxiliary for column in task.metric_columns]
     return columns + (["score"] if "score" in run.results.columns else [])
 
 
 def detail_columns(run: RunData) -> list[str]:
-    """Finer metric columns (``<task>.<metric>.<dimension>``), in task order."""
-    return [column for task in run_tasks(run) for column in task.detail_columns]
+    """Finer metric columns (``<task>.<metric>.<dimension>``) of the scored tasks, in task order."""
+    return [column for task in run_tasks(run) if not task.auxiliary for column in task.detail_columns]
 
 
 def mean_and_std(run: RunData, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:

@@ -26,6 +26,10 @@ def train_split_distributed(job: SplitJob, devices: int, resume: bool = True, pr
     from emomtl.errors import ConfigError
     from emomtl.weighting.registry import STRATEGIES
 
+    from emomtl.models.registry import is_classical
+
+    if is_classical(job.recipe["model"]):  # fitted by scikit-learn in one process: nothing to parallelise
+        return train_split(job, resume=resume)
     name = job.weighting.get("name", "static")
     if devices > 1 and name in STRATEGIES and not STRATEGIES[name].ddp_safe:
         raise ConfigError(f"weighting.name: {name!r} is not safe under data-parallel training; use one strategy that is (emomtl weighting list)")

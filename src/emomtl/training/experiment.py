@@ -26,6 +26,7 @@ import pandas as pd
 from emomtl.config import save_recipe
 from emomtl.data.protocols import Split, assert_speaker_disjoint, make_splits
 from emomtl.errors import ConfigError
+from emomtl.models.registry import model_class
 from emomtl.models.tasks import TaskSpec
 from emomtl.training.loop import SplitJob, train_split
 from emomtl.training.prepare import PreparedCorpus, fit_tasks, prepare_corpus
@@ -44,14 +45,17 @@ class Arm:
     label: str
     weighting: dict[str, Any]
     task_names: list[str] | None = None  # None: every task of the recipe
+    model: dict[str, Any] | None = None  # None: the recipe's model; else this ``model:`` section (e.g. linear_svm)
 
 
 def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None,
-              single_task: bool | Sequence[str] = False) -> list[Arm]:
+              single_task: bool | Sequence[str] = False,
+              models: Sequence[str | dict[str, Any]] = ()) -> list[Arm]:
     """The strategies to run: the recipe's own (``train``/``cv``) or a list (``compare``), plus baselines.
 
     ``single_task`` adds a single-task baseline per non-auxiliary task (``True``) or for the tasks named.
-    ``weightings=[]`` with named single tasks plans the baselines alone.
+    ``weightings=[]`` with named single tasks plans the baselines alone. ``models`` adds one arm per other model
+    (a name such as ``linear_svm``, or a ``model:`` section), labelled by its name, e.g. the classical anchor.
     """
     params = recipe["compare"].get("params") or {}
     own = recipe["weighting"]
@@ -66,6 +70,17 @@ def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None,
     if unknown:
         raise ConfigError(f"single-task baseline for {unknown[0]!r}: not a main task of the recipe ({names})")
     arms += [Arm(f"single:{name}", {"name": "static"}, [name]) for name in names if name in wanted]
+    for entry in models:
+        section = {"name": entry} if isinstance(entry, str) else dict(entry)
+        if not isinstance(section.get("name"), str):
+            raise ConfigError(f"compare.models: {entry!r} is neither a model name nor a model section with a name")
+        try:
+            model_class(section["name"])
+        except ConfigError as error:
+            raise ConfigError(f"compare.models: {error}") from error
+        if section["name"] in {arm.label for arm in arms}:
+            raise ConfigError(f"compare.models: {section['name']!r} is already an arm label")
+        arms.append(Arm(section["name"], {"name": "static"}, model=section))
     return arms
 
 
@@ -78,6 +93,19 @@ def shared_weighting_settings(own: dict[str, Any], name: str) -> dict[str, Any]:
     takes = strategy_parameters(STRATEGIES[name]) if name in STRATEGIES else {}
     return {k: own[k] for k in SHARED_WEIGHTING_SETTINGS
             if k in own and (k != "precision_factor" or k in takes)}
+
+
+def check_data_parallel(arms: list[Arm], devices: int, jobs: int) -> None:
+    """Refuse, before any training, what ``train.devices > 1`` cannot run: parallel jobs or DDP-unsafe strategies."""
+
+    if jobs > 1:
+        raise ConfigError(f"train.devices={devices} trains every run on {devices} processes already; "
+                          f"use --jobs 1 with it (or train.devices=1 with --jobs {jobs})")
+    unsafe = sorted({arm.weighting.get("name", "static") for arm in arms if arm.model is None}
+                    & {name for name, entry in STRATEGIES.items() if not entry.ddp_safe})
+    if unsafe:
+        raise ConfigError(f"train.devices={devices}: weighting {unsafe[0]!r} is not safe under data-parallel "
+                          "training (emomtl weighting list); drop it from the arms or set train.devices=1")
 
 
 def recipe_for_arm(recipe: dict[str, Any], tasks: list[TaskSpec]) -> dict[str, Any]:
@@ -150,11 +178,14 @@ def run_experiment(
     recipe: dict[str, Any], run_dir: Path, weightings: list[str] | None = None, single_task: bool | Sequence[str] = False,
     seeds: list[int] | None = None, resume: bool = True, progress: bool = False, prepared: PreparedCorpus | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None, jobs: int = 1,
+    models: Sequence[str | dict[str, Any]] = (), devices: int | None = None,
 ) -> pd.DataFrame:
     """Run every arm on every fold and seed; returns (and writes) ``results.csv``.
 
     ``jobs > 1`` trains that many runs at once in worker processes (each with ``cores / jobs`` threads),
     which keeps both cores busy with small models; results are identical to ``jobs=1``.
+    ``devices`` (default ``train.devices``) > 1 trains each run data-parallel on that many processes / GPUs
+    (DDP, as ``emomtl train`` does), one run after another; it excludes ``jobs > 1``.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +193,10 @@ def run_experiment(
     prepared = prepared or prepare_corpus(recipe, progress=progress)
     tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe["protocol"])
     splits = build_splits(recipe, prepared.table)
-    arms = plan_arms(recipe, weightings, single_task)
+    arms = plan_arms(recipe, weightings, single_task, models)
+    devices = int(devices or recipe["train"].get("devices") or 1)
+    if devices > 1:
+        check_data_parallel(arms, devices, jobs)
     resolved = copy.deepcopy(recipe)
     resolved["tasks"] = [t.to_dict() for t in tasks]
     save_recipe(resolved, run_dir / "config.yaml")
@@ -177,7 +211,7 @@ def run_experiment(
         arm_tasks = [t for t in tasks if arm.task_names is None or t.name in arm.task_names]
         if not arm_tasks:
             raise ConfigError(f"compare: arm {arm.label} has no task")
-        arm_recipe = recipe_for_arm(resolved, arm_tasks)
+        arm_recipe = recipe_for_arm(resolved if arm.model is None else {**resolved, "model": arm.model}, arm_tasks)
         for split in splits:
             for seed in seeds:
                 out_dir = run_dir / "runs" / arm.label.replace(":", "_") / f"{split.name}_seed{seed}"
@@ -193,7 +227,13 @@ def run_experiment(
         if on_result:
             on_result(rows[index])
 
-    if jobs <= 1:
+    if devices > 1:
+        from emomtl.training.distributed import train_split_distributed
+
+        for index, (_, _, _, job) in enumerate(planned):
+            record(index, train_split_distributed(job, devices, resume=resume,
+                                                  precision=job.recipe["train"].get("precision", "32-true")))
+    elif jobs <= 1:
         for index, (_, _, _, job) in enumerate(planned):
             record(index, train_split(job, resume=resume, progress=progress))
     else:

@@ -27,6 +27,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from emomtl.data.protocols import Split
 from emomtl.errors import ConfigError
 from emomtl.models import build_model
+from emomtl.models.registry import is_classical
 from emomtl.models.tasks import TaskSpec, balanced_class_weights, task_loss
 from emomtl.training.augment import augment_batch, check_augment, mixed_task_loss, mixup_batch
 from emomtl.training.batches import (InputSpec, InputView, Standardizer, batches, epoch_order, fit_views,
@@ -378,6 +379,16 @@ def train_split(job: SplitJob, resume: bool = True, fabric: Any = None, progress
             return json.loads(done.read_text())
         except ValueError:  # torn by a kill while being written: test the best checkpoint again
             log.warning("%s is unreadable; scoring the test speakers again", done)
+    if is_classical(job.recipe["model"]):  # closed form (linear_svm): same splits, metrics and files, no epochs
+        from emomtl.training.classical import fit_classical
+
+        if fabric is not None and fabric.world_size > 1:
+            raise ConfigError(f"train.devices: model.name {job.recipe['model']['name']!r} is fitted by scikit-learn "
+                              "in one process; set train.devices=1")
+        start = time.perf_counter()
+        metrics = fit_classical(job) | {"wall_time_s": time.perf_counter() - start}
+        done.write_text(json.dumps(metrics, indent=2, default=float))
+        return metrics
     trainer = SplitTrainer(job, fabric)
     if resume:
         trainer.restore()
