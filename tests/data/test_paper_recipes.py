@@ -108,7 +108,7 @@ def test_druw_compare_runs_the_papers_table_plan_on_the_exvo_layout(tmp_path, wa
     root = exvo_tree(tmp_path / "ExVo", wav)
     out = tmp_path / "run"
     results = run_recipe("compare", "druw", out, [f"data.root={root}", *TINY_MULTI_EXIT])
-    assert list(results["strategy"]) == ["static", "uw", "ruw", "rruw", "dwa", "druw",
+    assert list(results["strategy"]) == ["ew", "uw", "ruw", "rruw", "dwa", "druw",
                                          "single:emotion", "single:country", "single:age"]
     full = results.iloc[:6]
     assert (full[["weight.emotion", "weight.country", "weight.age"]].iloc[0] == 1.0).all()  # EW: weights of 1
