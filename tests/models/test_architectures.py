@@ -15,7 +15,7 @@ from model_cases import SMALL, make_tasks, random_inputs
 ARCHITECTURES = sorted(SMALL)
 #: Closed-form models (fitted by emomtl.training.classical, tested in tests/training/test_linear_svm.py): no
 #: gradient-trained heads, so the neural contract below does not apply to them.
-CLASSICAL = ["linear_svm"]
+CLASSICAL = ["linear_probe", "linear_svm"]
 
 
 def test_registry_lists_every_architecture_with_a_summary():

@@ -145,3 +145,28 @@ def test_unknown_compare_model_is_named():
     assert [a.label for a in plan_arms(recipe, ["static"], models=["linear_svm"])] == ["static", "linear_svm"]
     with pytest.raises(ConfigError, match="compare.models: model.name: 'svm'"):
         plan_arms(recipe, ["static"], models=["svm"])
+
+
+def test_linear_probe_is_logistic_regression_on_the_same_path(tmp_path):
+    """``linear_probe``: the same closed-form path with scikit-learn's LogisticRegression (C = 0.1 by default)."""
+    from sklearn.linear_model import LogisticRegression
+
+    prepared = toy_corpus()
+    recipe = toy_recipe(tmp_path)
+    recipe["model"] = {"name": "linear_probe"}
+    recipe["train"]["refit"] = False
+    job = _job(recipe, prepared, tmp_path / "run")
+    metrics = train_split(job, resume=False)
+    assert metrics["C"] == {"emotion": 0.1, "valence": 0.1}
+    assert metrics["test"]["emotion"]["ua"] == 1.0
+    # the emotion probabilities are scikit-learn's own, fitted on the same standardised training rows
+    from emomtl.training.classical import ClassicalFit
+
+    tasks = [t for t in job.tasks if not t.auxiliary]
+    fit = ClassicalFit(job, tasks, job.split.train)
+    features = fit.design(job.split.train)
+    labels = tasks[0].encode(prepared.table)[job.split.train]
+    reference = LogisticRegression(C=0.1, max_iter=2000).fit(features, labels)
+    predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    expected = reference.predict_proba(fit.design(job.split.test))
+    np.testing.assert_allclose(predictions.filter(like="emotion.prob.").to_numpy(), expected, atol=1e-4)

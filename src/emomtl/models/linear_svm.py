@@ -54,6 +54,9 @@ class LinearSVM(MultiTaskModel):
     Settings = LinearSVMSettings
     #: Trained by :func:`emomtl.training.classical.fit_classical` instead of the gradient loop.
     classical = True
+    #: The scikit-learn family fitted per task: ``svm`` (LinearSVC / LinearSVR) or ``logistic`` (LogisticRegression /
+    #: Ridge with alpha = 1 / (2 C)).
+    estimator = "svm"
 
     def __init__(
         self, settings: LinearSVMSettings, tasks: Sequence[TaskSpec], input_shapes: Mapping[str, tuple[int, ...]]
@@ -87,3 +90,22 @@ class LinearSVM(MultiTaskModel):
             else:
                 outputs[name] = raw[:, 0] if task.kind == "regression" else raw
         return outputs
+
+
+@dataclass
+class LinearProbeSettings(LinearSVMSettings):
+    """The probe of pretrained-encoder studies: L2-regularised logistic regression, C = 0.1 unless searched."""
+
+    C: list[float] = field(default_factory=lambda: [0.1])
+    max_iter: int = 2000
+
+
+@register_model
+class LinearProbe(LinearSVM):
+    """A linear probe: multinomial logistic regression per classification task (Ridge for regression), fitted in
+    closed form on the same folds; the yardstick a learned model on the same features must beat."""
+
+    name = "linear_probe"
+    summary = "logistic-regression probe on utterance-level vectors (e.g. pooled encoder layers), by scikit-learn"
+    Settings = LinearProbeSettings
+    estimator = "logistic"

@@ -61,7 +61,7 @@ class ClassicalFit:
         settings = self.model.settings
         for task in self.tasks:
             weight, bias = _fit_task(task, features, targets[task.name][self.rows], costs[task.name],
-                                     settings.max_iter, self.job.seed)
+                                     settings.max_iter, self.job.seed, self.model.estimator)
             self.model.set_linear(task.name, torch.as_tensor(weight, dtype=torch.float32),
                                   torch.as_tensor(bias, dtype=torch.float32))
         return self
@@ -80,9 +80,10 @@ class ClassicalFit:
 
 
 def _fit_task(task: TaskSpec, features: np.ndarray, target: np.ndarray, cost: float, max_iter: int,
-              seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(weight (output_dim, d), bias (output_dim,))`` of one task's linear SVM on its labelled rows."""
+              seed: int, estimator: str = "svm") -> tuple[np.ndarray, np.ndarray]:
+    """``(weight (output_dim, d), bias (output_dim,))`` of one task's linear model on its labelled rows."""
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.svm import LinearSVC, LinearSVR
 
     width = features.shape[1]
@@ -97,8 +98,11 @@ def _fit_task(task: TaskSpec, features: np.ndarray, target: np.ndarray, cost: fl
             if len(present) == 1:
                 bias[present[0]] = 0.0
                 return weight, bias
-            svm = LinearSVC(C=cost, max_iter=max_iter, random_state=seed,
-                            class_weight="balanced" if task.class_weight == "balanced" else None)
+            balance = "balanced" if task.class_weight == "balanced" else None
+            if estimator == "logistic":
+                svm = LogisticRegression(C=cost, max_iter=max_iter, class_weight=balance)
+            else:
+                svm = LinearSVC(C=cost, max_iter=max_iter, random_state=seed, class_weight=balance)
             svm.fit(features[keep], labels)
             if len(svm.classes_) == 2:  # one decision function: +f for the second class, -f for the first
                 weight[svm.classes_[1]], bias[svm.classes_[1]] = svm.coef_[0] / 2, svm.intercept_[0] / 2
@@ -112,7 +116,9 @@ def _fit_task(task: TaskSpec, features: np.ndarray, target: np.ndarray, cost: fl
             keep = np.isfinite(columns[:, j])
             if keep.sum() < 2:
                 continue
-            svr = LinearSVR(C=cost, max_iter=max_iter, random_state=seed).fit(features[keep], columns[keep, j])
+            regressor = (Ridge(alpha=1.0 / (2.0 * cost)) if estimator == "logistic"
+                         else LinearSVR(C=cost, max_iter=max_iter, random_state=seed))
+            svr = regressor.fit(features[keep], columns[keep, j])
             weight[j], bias[j] = svr.coef_, float(np.ravel(svr.intercept_)[0])
         return weight, bias
 
