@@ -170,3 +170,14 @@ def test_linear_probe_is_logistic_regression_on_the_same_path(tmp_path):
     predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
     expected = reference.predict_proba(fit.design(job.split.test))
     np.testing.assert_allclose(predictions.filter(like="emotion.prob.").to_numpy(), expected, atol=1e-4)
+
+
+def test_linear_model_picks_one_layer_of_pooled_encoder_states():
+    tasks = [TaskSpec(name="emotion", kind="classification", column="emotion", classes=CLASSES)]
+    every = build_model({"name": "linear_probe"}, tasks, {"functionals": (3, 4)})
+    one = build_model({"name": "linear_probe", "layer": 1}, tasks, {"functionals": (3, 4)})
+    assert every.width == 12 and one.width == 4
+    x = torch.arange(24, dtype=torch.float32).reshape(2, 3, 4)
+    torch.testing.assert_close(one.features({"functionals": x}), x[:, 1])
+    with pytest.raises(ConfigError, match="model.layer: 3 is not a row"):
+        build_model({"name": "linear_probe", "layer": 3}, tasks, {"functionals": (3, 4)})

@@ -38,6 +38,8 @@ class LinearSVMSettings:
     #: speakers (never the test speakers), then the SVM is refitted as ``train.refit`` says.
     C: list[float] = field(default_factory=lambda: [1e-4, 1e-3, 1e-2])
     max_iter: int = 5000
+    #: For inputs of shape ``(layers, dim)`` (pooled encoder layers): the row to use (``null``: all, concatenated).
+    layer: int | None = None
 
     def check(self, where: str) -> None:
         if not self.inputs:
@@ -65,14 +67,29 @@ class LinearSVM(MultiTaskModel):
         self.settings = settings
         self.require_inputs(input_shapes, settings.inputs, "model.inputs", "linear_svm (utterance-level vectors)")
         self.input_keys = tuple(settings.inputs)
-        self.width = sum(self.input_shape(input_shapes, key, 1, "model.inputs", "(dim,)")[0] for key in self.input_keys)
+        self.layer = settings.layer
+        self.width = sum(self._width(input_shapes, key) for key in self.input_keys)
         self.linear = nn.ModuleDict({t.name: nn.Linear(self.width, t.output_dim) for t in self.tasks.values()})
         for layer in self.linear.values():  # an unfitted anchor predicts nothing in particular
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
+    def _width(self, input_shapes: Mapping[str, tuple[int, ...]], key: str) -> int:
+        shape = tuple(input_shapes[key])
+        if len(shape) == 2:
+            if self.layer is not None and not -shape[0] <= self.layer < shape[0]:
+                raise ConfigError(f"model.layer: {self.layer} is not a row of input {key!r} with {shape[0]} layers")
+            return shape[1] if self.layer is not None else shape[0] * shape[1]
+        return self.input_shape(input_shapes, key, 1, "model.inputs", "(dim,) or (layers, dim)")[0]
+
     def features(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        return torch.cat([inputs[key].reshape(len(inputs[key]), -1) for key in self.input_keys], dim=1)
+        parts = []
+        for key in self.input_keys:
+            value = inputs[key]
+            if value.dim() == 3 and self.layer is not None:
+                value = value[:, self.layer]
+            parts.append(value.reshape(len(value), -1))
+        return torch.cat(parts, dim=1)
 
     def set_linear(self, task: str, weight: torch.Tensor, bias: torch.Tensor) -> None:
         """Copy a fitted ``(output_dim, width)`` weight and ``(output_dim,)`` bias into ``task``'s map."""
