@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import re
 from pathlib import Path
@@ -12,7 +13,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from emomtl.config import load_recipe
+from emomtl.config import Recipe
 from emomtl.errors import ConfigError
 
 console = Console(stderr=True)
@@ -47,11 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.set_defaults(handler=run_compare, command_name="compare")
 
 
-def _setup(args: argparse.Namespace) -> tuple[dict[str, Any], Path, list[int]]:
+def _setup(args: argparse.Namespace) -> tuple[Recipe, Path, list[int]]:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    recipe = load_recipe(args.recipe, args.overrides)
-    out = args.out or Path(recipe["output"]["dir"]) / f"{recipe['name']}-{args.command_name}"
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(recipe["train"]["seeds"])
+    recipe = Recipe.load(args.recipe, args.overrides)
+    out = args.out or Path(recipe.output.dir) / f"{recipe.name}-{args.command_name}"
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(recipe.train.seeds)
     return recipe, Path(out), seeds
 
 
@@ -95,19 +96,19 @@ def run_train(args: argparse.Namespace) -> int:
 
     recipe, out, seeds = _setup(args)
     prepared = prepare_corpus(recipe, progress=not args.quiet)
-    tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe["protocol"])
+    tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe.protocol)
     splits = build_splits(recipe, prepared.table)
     chosen = [s for i, s in enumerate(splits) if args.fold in (str(i), s.name)]
     if not chosen:
         raise ConfigError(f"--fold {args.fold}: not one of 0..{len(splits) - 1} or {[s.name for s in splits]}")
     arm = plan_arms(recipe)[0]
-    job = SplitJob(recipe | {"tasks": [t.to_dict() for t in tasks]}, tasks, prepared, chosen[0], arm.weighting,
+    job = SplitJob(dataclasses.replace(recipe, tasks=[t.to_dict() for t in tasks]), tasks, prepared, chosen[0], arm.weighting,
                    seeds[0], out, label=f"{arm.label} {chosen[0].name}")
-    devices = args.devices or recipe["train"].get("devices", 1)
+    devices = args.devices or recipe.train.devices
     if devices > 1:
         from emomtl.training.distributed import train_split_distributed
 
-        metrics = train_split_distributed(job, devices, resume=not args.no_resume, precision=recipe["train"]["precision"])
+        metrics = train_split_distributed(job, devices, resume=not args.no_resume, precision=recipe.train.precision)
     else:
         metrics = train_split(job, resume=not args.no_resume, progress=not args.quiet)
     console.print(f"best epoch {metrics['best_epoch']}  test score {metrics['score']:.4f}")
@@ -130,8 +131,8 @@ def run_compare(args: argparse.Namespace) -> int:
     from emomtl.training.experiment import run_experiment
 
     recipe, out, seeds = _setup(args)
-    weightings = args.weightings.split(",") if args.weightings else list(recipe["compare"]["weightings"])
-    single = recipe["compare"].get("single_task", False) if args.single_task is None else args.single_task
+    weightings = args.weightings.split(",") if args.weightings else list(recipe.compare.weightings)
+    single = recipe.compare.single_task if args.single_task is None else args.single_task
     results = run_experiment(recipe, out, weightings=weightings, single_task=single, seeds=seeds,
                              resume=not args.no_resume, progress=not args.quiet, jobs=args.jobs)
     return _finish(args, results, out)

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from emomtl.config import save_recipe
+from emomtl.config import ProtocolSettings, Recipe, as_recipe, save_recipe
 from emomtl.data.protocols import Split, assert_speaker_disjoint, make_splits
 from emomtl.errors import ConfigError
 from emomtl.models.tasks import TaskSpec
@@ -46,21 +46,22 @@ class Arm:
     task_names: list[str] | None = None  # None: every task of the recipe
 
 
-def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None,
+def plan_arms(recipe: Recipe | dict[str, Any], weightings: list[str] | None = None,
               single_task: bool | Sequence[str] = False) -> list[Arm]:
     """The strategies to run: the recipe's own (``train``/``cv``) or a list (``compare``), plus baselines.
 
     ``single_task`` adds a single-task baseline per non-auxiliary task (``True``) or for the tasks named.
     ``weightings=[]`` with named single tasks plans the baselines alone.
     """
-    params = recipe["compare"].get("params") or {}
-    own = recipe["weighting"]
+    recipe = as_recipe(recipe)
+    params = recipe.compare.params
+    own = recipe.weighting
     arms = []
     for name in weightings if weightings is not None else [own["name"]]:
         config = dict(own) if name == own["name"] else {"name": name, **shared_weighting_settings(own, name)}
         config.update(params.get(name, {}))
         arms.append(Arm(name, config))
-    names = [t["name"] for t in recipe["tasks"] if not t.get("auxiliary")]
+    names = recipe.scored_task_names
     wanted = names if single_task is True else list(single_task or [])
     unknown = sorted(set(wanted) - set(names))
     if unknown:
@@ -80,19 +81,21 @@ def shared_weighting_settings(own: dict[str, Any], name: str) -> dict[str, Any]:
             if k in own and (k != "precision_factor" or k in takes)}
 
 
-def recipe_for_arm(recipe: dict[str, Any], tasks: list[TaskSpec]) -> dict[str, Any]:
+def recipe_for_arm(recipe: Recipe | dict[str, Any], tasks: list[TaskSpec]) -> Recipe:
     """The recipe as one arm runs it: a selection metric of a task the arm lacks falls back to ``val.score``."""
-    metric = recipe["train"]["select_metric"]
+    recipe = as_recipe(recipe)
+    metric = recipe.train.select_metric
     parts = metric.split(".")
     if len(parts) >= 3 and parts[0] == "val" and parts[1] not in {t.name for t in tasks}:
         log.info("arm without task %s: selecting on val.score instead of %s", parts[1], metric)
-        return {**recipe, "train": {**recipe["train"], "select_metric": "val.score"}}
+        return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, select_metric="val.score"))
     return recipe
 
 
-def scored_tasks(tasks: list[TaskSpec], protocol: dict[str, Any]) -> list[TaskSpec]:
+def scored_tasks(tasks: list[TaskSpec], protocol: ProtocolSettings | dict[str, Any]) -> list[TaskSpec]:
     """Mark speaker-identity tasks auxiliary (train-only) under speaker-independent protocols."""
-    independent = protocol["name"] != "random" or protocol.get("speaker_independent", True)
+    protocol = protocol if isinstance(protocol, ProtocolSettings) else ProtocolSettings.parse(protocol)
+    independent = protocol.is_speaker_independent
     for task in tasks:
         if independent and task.kind == "classification" and task.column in SPEAKER_COLUMNS and not task.auxiliary:
             log.warning("task %s: speaker identity cannot be scored on unseen test speakers; trained as auxiliary", task.name)
@@ -100,14 +103,14 @@ def scored_tasks(tasks: list[TaskSpec], protocol: dict[str, Any]) -> list[TaskSp
     return tasks
 
 
-def build_splits(recipe: dict[str, Any], table: pd.DataFrame) -> list[Split]:
-    protocol = dict(recipe["protocol"])
-    name = protocol.pop("name")
-    seed = protocol.pop("seed", 0)
-    splits = make_splits(table, name, seed=seed, **protocol)
+def build_splits(recipe: Recipe | dict[str, Any], table: pd.DataFrame) -> list[Split]:
+    """The protocol's splits of ``table`` (the first ``train.max_folds``), each checked speaker-disjoint."""
+    recipe = as_recipe(recipe)
+    protocol = recipe.protocol
+    splits = make_splits(table, protocol.name, seed=protocol.seed, **protocol.options())
     for split in splits:
         assert_speaker_disjoint(table, split)
-    limit = recipe["train"].get("max_folds")
+    limit = recipe.train.max_folds
     return splits[:limit] if limit else splits
 
 
@@ -147,7 +150,7 @@ def _run_job(job: SplitJob, resume: bool) -> dict[str, Any]:
 
 
 def run_experiment(
-    recipe: dict[str, Any], run_dir: Path, weightings: list[str] | None = None, single_task: bool | Sequence[str] = False,
+    recipe: Recipe | dict[str, Any], run_dir: Path, weightings: list[str] | None = None, single_task: bool | Sequence[str] = False,
     seeds: list[int] | None = None, resume: bool = True, progress: bool = False, prepared: PreparedCorpus | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None, jobs: int = 1,
 ) -> pd.DataFrame:
@@ -158,14 +161,14 @@ def run_experiment(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    seeds = seeds or recipe["train"].get("seeds") or [recipe["train"]["seed"]]
+    recipe = as_recipe(recipe)
+    seeds = seeds or recipe.train.run_seeds()
     prepared = prepared or prepare_corpus(recipe, progress=progress)
-    tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe["protocol"])
+    tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe.protocol)
     splits = build_splits(recipe, prepared.table)
     arms = plan_arms(recipe, weightings, single_task)
-    resolved = copy.deepcopy(recipe)
-    resolved["tasks"] = [t.to_dict() for t in tasks]
-    save_recipe(resolved, run_dir / "config.yaml")
+    resolved = dataclasses.replace(recipe, tasks=[t.to_dict() for t in tasks])
+    save_recipe(resolved.to_dict(), run_dir / "config.yaml")
     (run_dir / "splits.json").write_text(json.dumps(
         [{"name": s.name, "train": _speakers(prepared.table, s.train), "validation": _speakers(prepared.table, s.validation),
           "test": _speakers(prepared.table, s.test), "sizes": [len(s.train), len(s.validation), len(s.test)]} for s in splits],

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from emomtl.config import Recipe, as_recipe
 from emomtl.data.protocols import Split
 from emomtl.errors import ConfigError
 from emomtl.models import build_model
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 class SplitJob:
     """Everything one training run needs; ``out_dir`` receives its logs, checkpoints and predictions."""
 
-    recipe: dict[str, Any]
+    recipe: Recipe | dict[str, Any]
     tasks: list[TaskSpec]
     prepared: PreparedCorpus
     split: Split
@@ -85,10 +86,10 @@ class SplitTrainer:
 
     def __init__(self, job: SplitJob, fabric: Any = None) -> None:
         self.job, self.fabric = job, fabric
-        recipe = job.recipe
-        self.train_cfg = recipe["train"]
-        check_augment(self.train_cfg.get("augment") or {})
-        check_grad_clip(self.train_cfg.get("grad_clip"))
+        recipe = self.settings = as_recipe(job.recipe)
+        self.train_cfg = recipe.train
+        check_augment(self.train_cfg.augment)
+        check_grad_clip(self.train_cfg.grad_clip)
         self.rank = fabric.global_rank if fabric else 0
         self.world_size = fabric.world_size if fabric else 1
         seed_everything(job.seed)
@@ -102,20 +103,20 @@ class SplitTrainer:
                                [job.prepared.views[f] for f in sorted(job.prepared.views)], job.split.train,
                                self.specs, speakers)
         self.input_shapes = model_input_shapes(job.prepared, self.specs, self.standardizer)
-        self.model = build_model(recipe["model"], job.tasks, self.input_shapes)
-        self.averaged = weight_average(self.model, self.train_cfg.get("ema_decay"))
+        self.model = build_model(recipe.model, job.tasks, self.input_shapes)
+        self.averaged = weight_average(self.model, self.train_cfg.ema_decay)
         name, params, weighting_optim = split_weighting_config(job.weighting)
         self.strategy = create_weighting(name, [t.name for t in job.tasks],
                                          task_kinds={t.name: t.kind for t in job.tasks}, **params)
         if self.world_size > 1 and not getattr(self.strategy, "ddp_safe", False):
             raise ConfigError(f"weighting.name: {name!r} is not safe under data-parallel training; use one strategy that is (emomtl weighting list)")
-        self.optimizer = build_optimizer(self.model.parameters(), recipe["optim"], self.strategy.parameters(),
+        self.optimizer = build_optimizer(self.model.parameters(), recipe.optim, self.strategy.parameters(),
                                          weighting_optim)
-        self.scheduler = build_scheduler(self.optimizer, recipe["scheduler"], self.train_cfg["epochs"])
+        self.scheduler = build_scheduler(self.optimizer, recipe.scheduler, self.train_cfg.epochs)
         self.raw_model = self.model
         if fabric:
             self.model, self.optimizer = fabric.setup(self.model, self.optimizer)
-        self.fingerprint = recipe_fingerprint(recipe)
+        self.fingerprint = recipe_fingerprint(recipe.to_dict())
         self.epoch = 0
         self.step = 0
         self.best: dict[str, Any] = {"value": -math.inf, "epoch": -1}
@@ -135,7 +136,7 @@ class SplitTrainer:
         """What a :class:`~emomtl.inference.Recognizer` needs to rebuild and run the model."""
         return {
             "fingerprint": self.fingerprint,
-            "recipe": self.job.recipe,
+            "recipe": self.settings.to_dict(),
             "tasks": [t.to_dict() for t in self.job.tasks],
             "input_shapes": self.input_shapes,
             "standardizer": self.standardizer.state_dict(),
@@ -211,14 +212,14 @@ class SplitTrainer:
     def train_epoch(self, logger: RunLogger) -> dict[str, float]:
         model, cfg = self.model, self.train_cfg
         model.train()
-        epoch_info = self.raw_model.on_epoch_start(self.epoch, cfg["epochs"], torch.Generator().manual_seed(self.job.seed * 1000 + self.epoch))
+        epoch_info = self.raw_model.on_epoch_start(self.epoch, cfg.epochs, torch.Generator().manual_seed(self.job.seed * 1000 + self.epoch))
         rng = np.random.default_rng([self.job.seed, self.epoch, 1])
         order = epoch_order(self.job.split.train, self.job.seed, self.epoch, self.rank, self.world_size)
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
         shared = self.raw_model.shared_parameters() if self.strategy.needs_shared_parameters else None
-        for rows in batches(order, cfg["batch_size"], drop_last=len(order) > cfg["batch_size"]):
-            augment = cfg.get("augment") or {}
+        for rows in batches(order, cfg.batch_size, drop_last=len(order) > cfg.batch_size):
+            augment = cfg.augment
             view_of_row = rng.integers(0, len(self.views), size=len(rows)) if len(self.views) > 1 else None
             batch = augment_batch(make_batch(self.job.prepared.inputs, rows, self.specs, self.standardizer, True, rng,
                                              self.views, view_of_row), augment, rng)
@@ -247,8 +248,8 @@ class SplitTrainer:
                     parameter.grad = gradient.detach().clone() if gradient is not None else None
             if self.world_size > 1:
                 self.strategy.all_reduce_grads()  # the strategy is not inside the DDP wrapper
-            if cfg.get("grad_clip"):
-                torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg["grad_clip"])
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg.grad_clip)
             self.optimizer.step()
             if self.averaged is not None:
                 self.averaged.update_parameters(self.raw_model)
@@ -261,7 +262,7 @@ class SplitTrainer:
             sums["loss"] = sums.get("loss", 0.0) + float(out.loss.detach())
             counts["loss"] = counts.get("loss", 0) + 1
             self.step += 1
-            if self.step % max(1, cfg.get("log_every", 10)) == 0:
+            if self.step % cfg.log_every == 0:
                 logger.step({"step": self.step, "epoch": self.epoch, "loss": float(out.loss.detach()),
                              **{f"{k}.loss": float(v.detach()) for k, v in losses.items()},
                              **{f"weight.{k}": v for k, v in self.last_weights.items()},
@@ -273,12 +274,12 @@ class SplitTrainer:
     def evaluate(self, rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, dict[str, float]]]:
         tasks = self.job.tasks
         outputs = predict_outputs(self.eval_model, self.job.prepared.inputs, rows, self.specs, self.standardizer, tasks,
-                                  batch_size=self.train_cfg.get("eval_batch_size") or 64)
+                                  batch_size=self.train_cfg.eval_batch_size or 64)
         targets = {name: values[rows] for name, values in self.targets.items()}
         return outputs, task_losses(tasks, outputs, targets), score_tasks(tasks, outputs, targets)
 
     def select_value(self, row: dict[str, Any]) -> float:
-        metric = self.train_cfg["select_metric"]
+        metric = self.train_cfg.select_metric
         if metric not in row:
             raise ConfigError(f"train.select_metric: {metric!r} is not computed; available: {sorted(k for k in row if k.startswith('val.'))}")
         return selection_sign(metric) * float(row[metric])
@@ -286,8 +287,8 @@ class SplitTrainer:
     def fit(self, logger: RunLogger) -> None:
         cfg = self.train_cfg
         val_rows = self.job.split.validation
-        patience = cfg.get("early_stopping")
-        while self.epoch < cfg["epochs"]:
+        patience = cfg.early_stopping
+        while self.epoch < cfg.epochs:
             start = time.perf_counter()
             train_means = self.train_epoch(logger)
             row: dict[str, Any] = {"epoch": self.epoch, "lr": self.optimizer.param_groups[0]["lr"]}
@@ -299,7 +300,7 @@ class SplitTrainer:
                 row["val.loss"] = sum(self.last_weights.get(k, 1.0) * v for k, v in val_losses.items())
                 row.update({f"val.{k}.loss": v for k, v in val_losses.items()})
                 row.update(flatten_scores(val_scores, "val."))
-                row["val.score"] = combined_score(self.job.tasks, val_scores, cfg.get("score", "mean"))
+                row["val.score"] = combined_score(self.job.tasks, val_scores, cfg.score)
             row["time_s"] = time.perf_counter() - start
             self.history.append(row)
             logger.epoch(row)
@@ -332,7 +333,7 @@ class SplitTrainer:
             "val": {k: v for k, v in val_row.items() if k.startswith("val.")},
             "best_epoch": self.best["epoch"],
             "epochs_run": len(self.history),
-            "score": combined_score(self.job.tasks, scores, self.train_cfg.get("score", "mean")),
+            "score": combined_score(self.job.tasks, scores, self.train_cfg.score),
             "weights": self.last_weights,
         }
         (self.job.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
@@ -352,7 +353,8 @@ def refit_and_test(selected: SplitTrainer) -> dict[str, Any]:
     split = dataclasses.replace(job.split, train=pooled, validation=np.array([], dtype=int),
                                 train_speakers=[*job.split.train_speakers, *job.split.validation_speakers],
                                 validation_speakers=[])
-    recipe = {**job.recipe, "train": {**job.recipe["train"], "epochs": epochs, "early_stopping": None}}
+    settings = as_recipe(job.recipe)
+    recipe = dataclasses.replace(settings, train=dataclasses.replace(settings.train, epochs=epochs, early_stopping=None))
     refit_dir = job.out_dir / "refit"
     shutil.rmtree(refit_dir, ignore_errors=True)
     refit_dir.mkdir(parents=True)
@@ -385,13 +387,14 @@ def train_split(job: SplitJob, resume: bool = True, fabric: Any = None, progress
         for stale in (trainer.last_path, trainer.best_path):
             stale.unlink(missing_ok=True)
     start = time.perf_counter()
-    with RunLogger(job.out_dir, enabled=trainer.rank == 0, tensorboard=job.recipe["train"].get("tensorboard", False),
-                   progress=progress, total_epochs=job.recipe["train"]["epochs"], label=job.label,
+    train = trainer.train_cfg
+    with RunLogger(job.out_dir, enabled=trainer.rank == 0, tensorboard=train.tensorboard,
+                   progress=progress, total_epochs=train.epochs, label=job.label,
                    resumed_epochs=trainer.epoch, truncate=not resume, history=trainer.history) as logger:
         trainer.fit(logger)
     if trainer.rank != 0:
         return {}
-    if job.recipe["train"].get("refit") and len(job.split.validation):
+    if train.refit and len(job.split.validation):
         metrics = refit_and_test(trainer)
     else:
         metrics = trainer.test()
