@@ -509,10 +509,13 @@ def _switch_weighting(recipe: dict[str, Any], name: Any) -> dict[str, Any]:
     return kept
 
 
+#: The shipped recipes: ``emomtl/recipes`` inside the package (in a checkout a link to the repository's ``recipes/``).
+PACKAGED_RECIPES = Path(__file__).resolve().parent / "recipes"
+
+
 def recipe_search_path() -> list[Path]:
-    """Folders searched for a recipe given by name: ``./recipes`` then the repository's ``recipes/``."""
-    repository = Path(__file__).resolve().parents[2] / "recipes"
-    return [Path.cwd() / "recipes", repository]
+    """Folders searched for a recipe given by name: ``./recipes`` then the shipped recipes."""
+    return [Path.cwd() / "recipes", PACKAGED_RECIPES]
 
 
 def find_recipe(name_or_path: str | Path) -> Path:

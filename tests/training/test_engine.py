@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from emomtl.errors import CheckpointError, ConfigError
-from emomtl.training.checkpoint import load_checkpoint
+from emomtl.runtime.checkpoint import load_checkpoint
 from emomtl.training.experiment import build_splits, plan_arms, run_experiment, scored_tasks
 from emomtl.training.loop import SplitJob, SplitTrainer, train_split
 from emomtl.training.prepare import fit_tasks, prepare_corpus

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from emomtl.config import Recipe
+from emomtl.evaluation.metrics import SUMMARY_METRICS
 from emomtl.errors import ConfigError
 
 console = Console(stderr=True)
@@ -70,7 +70,7 @@ def _finish(args: argparse.Namespace, results: pd.DataFrame, out: Path) -> int:
 
 def print_summary(results: pd.DataFrame) -> None:
     """Mean ± std over folds and seeds of the headline metrics (UA, WA, CCC, MAE, score), one row per strategy."""
-    metric_columns = [c for c in results.columns if re.fullmatch(r"[^.]+\.(ua|wa|ccc|mae)", c)] + ["score"]
+    metric_columns = [c for c in results.columns if c.count(".") == 1 and c.split(".")[1] in SUMMARY_METRICS] + ["score"]
     weight_columns = [c for c in results.columns if c.startswith("weight.")]
     table = Table(title=f"{results['fold'].nunique()} fold(s) x {results['seed'].nunique()} seed(s)")
     table.add_column("strategy")
@@ -90,20 +90,17 @@ def print_summary(results: pd.DataFrame) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from emomtl.training.experiment import build_splits, plan_arms, scored_tasks
-    from emomtl.training.loop import SplitJob, train_split
-    from emomtl.training.prepare import fit_tasks, prepare_corpus
+    from emomtl.training.loop import train_split
+    from emomtl.training.plan import plan_experiment
 
     recipe, out, seeds = _setup(args)
-    prepared = prepare_corpus(recipe, progress=not args.quiet)
-    tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe.protocol)
-    splits = build_splits(recipe, prepared.table)
-    chosen = [s for i, s in enumerate(splits) if args.fold in (str(i), s.name)]
+    plan = plan_experiment(recipe, out, seeds=seeds[:1], progress=not args.quiet)
+    splits = plan.splits
+    chosen = [run for run in plan.runs if args.fold in (str(splits.index(run.split)), run.split.name)]
     if not chosen:
         raise ConfigError(f"--fold {args.fold}: not one of 0..{len(splits) - 1} or {[s.name for s in splits]}")
-    arm = plan_arms(recipe)[0]
-    job = SplitJob(dataclasses.replace(recipe, tasks=[t.to_dict() for t in tasks]), tasks, prepared, chosen[0], arm.weighting,
-                   seeds[0], out, label=f"{arm.label} {chosen[0].name}")
+    run = chosen[0]  # ``train`` writes the run straight into --out
+    job = dataclasses.replace(run.job, out_dir=out, label=f"{run.arm.label} {run.split.name}")
     devices = args.devices or recipe.train.devices
     if devices > 1:
         from emomtl.training.distributed import train_split_distributed

@@ -64,7 +64,7 @@ def recipe_summary(recipe_name: str, overrides: list[str] | None = None, rows: i
     from emomtl.models.registry import build_model
     from emomtl.models.summary import summarize
     from emomtl.models.tasks import parse_tasks
-    from emomtl.training.batches import input_specs, make_batch
+    from emomtl.runtime.batches import input_specs, make_batch
     from emomtl.training.prepare import extract_inputs, feature_cache_dir, load_table
 
     recipe = Recipe.load(recipe_name, overrides or [])

@@ -22,11 +22,11 @@ from emomtl.config import Recipe
 from emomtl.errors import ConfigError
 from emomtl.inference.extraction import Featurizer, Features, extract_files, file_features, signal_features
 from emomtl.inference.speakers import few_file_speakers, speaker_array, speaker_inputs, speaker_standardizer
-from emomtl.models import build_model
 from emomtl.models.tasks import TaskSpec
-from emomtl.training.batches import InputSpec, Standardizer, input_specs
-from emomtl.training.checkpoint import load_checkpoint
-from emomtl.training.evaluate import predict_outputs
+from emomtl.runtime.batches import InputSpec, Standardizer
+from emomtl.runtime.bundle import InferenceBundle
+from emomtl.runtime.checkpoint import load_checkpoint
+from emomtl.runtime.predict import predict_outputs
 
 log = logging.getLogger(__name__)
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
@@ -48,16 +48,11 @@ class Member:
 
     @classmethod
     def from_state(cls, state: dict[str, Any], name: str, featurizer: int) -> "Member":
-        recipe = Recipe.parse(state["recipe"])
-        tasks = [TaskSpec(**task) for task in state["tasks"]]
-        model = build_model(recipe.model, tasks, {k: tuple(v) for k, v in state["input_shapes"].items()})
-        model.load_state_dict(state["model"])
-        model.eval()
-        specs = input_specs(recipe)
-        for spec in specs.values():  # whole recordings: windows over every time-varying input
+        bundle = InferenceBundle.from_state(state)
+        for spec in bundle.specs.values():  # whole recordings: windows over every time-varying input
             if spec.length is not None and spec.time_axis is not None:
                 spec.eval_crop = "windows"
-        return cls(name, recipe, tasks, model, specs, Standardizer.from_state_dict(state["standardizer"]), featurizer)
+        return cls(name, bundle.recipe, bundle.tasks, bundle.model, bundle.specs, bundle.standardizer, featurizer)
 
 
 def _task_signature(tasks: list[TaskSpec]) -> dict[str, tuple[Any, ...]]:

@@ -7,7 +7,6 @@ continue from their last checkpoint.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import multiprocessing
@@ -26,9 +25,10 @@ import pandas as pd
 from emomtl.config import ProtocolSettings, Recipe, as_recipe, save_recipe
 from emomtl.data.protocols import Split, assert_speaker_disjoint, make_splits
 from emomtl.errors import ConfigError
+from emomtl.evaluation.metrics import SUMMARY_METRICS
 from emomtl.models.tasks import TaskSpec
 from emomtl.training.loop import SplitJob, train_split
-from emomtl.training.prepare import PreparedCorpus, fit_tasks, prepare_corpus
+from emomtl.training.prepare import PreparedCorpus
 from emomtl.weighting.registry import STRATEGIES, parameters as strategy_parameters
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def result_row(arm: Arm, split: Split, seed: int, table: pd.DataFrame, metrics: 
     row["score"] = metrics["score"]
     # the best epoch's validation headline metrics: compare configurations on these, never on test
     row.update({key: value for key, value in metrics.get("val", {}).items()
-                if key.endswith((".ua", ".wa", ".ccc", ".mae", "score")) and isinstance(value, (int, float))})
+                if key.endswith((*(f".{m}" for m in SUMMARY_METRICS), "score")) and isinstance(value, (int, float))})
     row.update({f"weight.{task}": value for task, value in metrics.get("weights", {}).items()})
     row.update({"best_epoch": metrics["best_epoch"], "epochs_run": metrics.get("epochs_run"),
                 "wall_time_s": metrics.get("wall_time_s", float("nan"))})
@@ -159,34 +159,20 @@ def run_experiment(
     ``jobs > 1`` trains that many runs at once in worker processes (each with ``cores / jobs`` threads),
     which keeps both cores busy with small models; results are identical to ``jobs=1``.
     """
+    from emomtl.training.plan import plan_experiment
+
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    recipe = as_recipe(recipe)
-    seeds = seeds or recipe.train.run_seeds()
-    prepared = prepared or prepare_corpus(recipe, progress=progress)
-    tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe.protocol)
-    splits = build_splits(recipe, prepared.table)
-    arms = plan_arms(recipe, weightings, single_task)
-    resolved = dataclasses.replace(recipe, tasks=[t.to_dict() for t in tasks])
-    save_recipe(resolved.to_dict(), run_dir / "config.yaml")
+    plan = plan_experiment(recipe, run_dir, weightings, single_task, seeds, prepared, progress)
+    prepared = plan.prepared
+    save_recipe(plan.recipe.to_dict(), run_dir / "config.yaml")
     (run_dir / "splits.json").write_text(json.dumps(
         [{"name": s.name, "train": _speakers(prepared.table, s.train), "validation": _speakers(prepared.table, s.validation),
-          "test": _speakers(prepared.table, s.test), "sizes": [len(s.train), len(s.validation), len(s.test)]} for s in splits],
-        indent=2))
+          "test": _speakers(prepared.table, s.test), "sizes": [len(s.train), len(s.validation), len(s.test)]}
+         for s in plan.splits], indent=2))
     if prepared.skipped:
         pd.DataFrame([{"path": s.path, "reason": s.reason} for s in prepared.skipped]).to_csv(run_dir / "skipped.csv", index=False)
-    planned: list[tuple[Arm, Split, int, SplitJob]] = []
-    for arm in arms:
-        arm_tasks = [t for t in tasks if arm.task_names is None or t.name in arm.task_names]
-        if not arm_tasks:
-            raise ConfigError(f"compare: arm {arm.label} has no task")
-        arm_recipe = recipe_for_arm(resolved, arm_tasks)
-        for split in splits:
-            for seed in seeds:
-                out_dir = run_dir / "runs" / arm.label.replace(":", "_") / f"{split.name}_seed{seed}"
-                planned.append((arm, split, seed, SplitJob(arm_recipe, copy.deepcopy(arm_tasks), prepared, split,
-                                                           arm.weighting, seed, out_dir,
-                                                           label=f"{arm.label} {split.name} seed {seed}")))
+    planned = [(run.arm, run.split, run.seed, run.job) for run in plan.runs]
     rows: list[dict[str, Any] | None] = [None] * len(planned)
 
     def record(index: int, metrics: dict[str, Any]) -> None:

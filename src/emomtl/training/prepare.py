@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from emomtl.config import DataSettings, Recipe, as_recipe
-from emomtl.data.corpora import SkippedFile, load_corpus
+from emomtl.data.corpora import NO_ROOT, SkippedFile, load_corpus
 from emomtl.data.label_maps import apply_label_map, load_label_map, pool_corpora
 from emomtl.errors import ConfigError
 from emomtl.features import FeatureCache, create_extractor, extract_features
@@ -23,9 +23,6 @@ from emomtl.models.tasks import TaskSpec, parse_tasks
 from emomtl.training.augment import check_augment
 
 log = logging.getLogger(__name__)
-
-#: Corpora generated on the fly into their root (which may not exist yet).
-GENERATED_CORPORA = ("demo",)
 
 #: The table column that feeds each extractor source.
 SOURCE_COLUMN = {"audio": "path", "text": "text", "video": "video"}
@@ -61,7 +58,7 @@ def load_table(data: DataSettings | dict[str, Any]) -> tuple[pd.DataFrame, list[
         if "corpus" not in entry:
             raise ConfigError(f"{where}.corpus: each pooled corpus needs a name")
         root = entry.get("root")
-        generated = entry["corpus"] in GENERATED_CORPORA
+        generated = entry["corpus"] in NO_ROOT
         if not generated and root is None:
             raise ConfigError(f"{where}.root: corpus {entry['corpus']!r} needs the folder it lives in")
         if not generated and not Path(root).expanduser().exists():
