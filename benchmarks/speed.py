@@ -9,6 +9,7 @@ Real-time factor (RTF) = processing time / audio duration; "x real time" = 1 / R
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
@@ -25,10 +26,11 @@ from emodb_loso import CONFIGS, config_recipe
 from emomtl.data.corpora import load_corpus
 from emomtl.features import FeatureCache, create_extractor, extract_features
 from emomtl.inference import Recognizer
-from emomtl.training.experiment import build_splits, run_experiment
-from emomtl.training.loop import SplitJob, SplitTrainer
+from emomtl.training.experiment import run_experiment
+from emomtl.training.loop import SplitTrainer
 from emomtl.training.logs import RunLogger
-from emomtl.training.prepare import fit_tasks, prepare_corpus
+from emomtl.training.plan import plan_experiment
+from emomtl.training.prepare import prepare_corpus
 
 FEATURES = {
     "logmel 64": {"kind": "logmel", "n_mels": 64, "n_fft": 400, "hop_length": 160},
@@ -90,11 +92,10 @@ def training_speed(root: Path, epochs: int = 1) -> list[dict]:
     rows = []
     for name in CONFIGS:
         recipe = config_recipe(name, root, [f"train.epochs={epochs}"])
-        prepared = prepare_corpus(recipe, progress=False)
-        tasks = fit_tasks(recipe, prepared.table)
-        split = build_splits(recipe, prepared.table)[0]
         with tempfile.TemporaryDirectory() as folder:
-            trainer = SplitTrainer(SplitJob(recipe, tasks, prepared, split, recipe["weighting"], 0, Path(folder)))
+            run = plan_experiment(recipe, Path(folder), seeds=[0]).runs[0]
+            split = run.split
+            trainer = SplitTrainer(dataclasses.replace(run.job, out_dir=Path(folder)))
             with RunLogger(Path(folder), enabled=False) as logger:
                 start = time.perf_counter()
                 for _ in range(epochs):

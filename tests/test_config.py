@@ -90,5 +90,44 @@ def test_list_elements_are_addressed_by_index():
 def test_compare_single_task_takes_a_list_of_task_names():
     recipe = resolve_recipe(MINIMAL, ["compare.single_task=[emotion]"])
     assert recipe["compare"]["single_task"] == ["emotion"]
-    with pytest.raises(ConfigError, match="compare.single_task: expected bool or list"):
+    with pytest.raises(ConfigError, match="compare.single_task"):
         resolve_recipe(MINIMAL, ["compare.single_task=emotion"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.epochs=0", "train.epochs: 0 must be >= 1"),
+    ("train.batch_size=0", "train.batch_size: 0 must be >= 1"),
+    ("optim.lr=.nan", "optim.lr: nan must be finite and > 0"),
+    ("optim.lr=0", "optim.lr: 0 must be finite and > 0"),
+    ("train.seeds=[]", "train.seeds: [] must be a non-empty list of integers"),
+    ("train.seeds=[a]", "train.seeds: ['a'] must be a non-empty list of integers"),
+    ("train.max_folds=0", "train.max_folds: 0 must be >= 1"),
+    ("inputs.functionals.length=0", "inputs.functionals.length: must be > 0"),
+])
+def test_values_out_of_range_name_the_key_and_the_allowed_range(override, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        resolve_recipe(MINIMAL, [override])
+
+
+def test_parsed_recipe_has_one_default_per_setting_and_round_trips():
+    from emomtl.config import Recipe, TrainSettings
+
+    recipe = Recipe.parse(resolve_recipe(MINIMAL))
+    assert recipe.train.tensorboard is TrainSettings().tensorboard and recipe.train.epochs == 10
+    assert Recipe.parse(recipe.to_dict()) == recipe
+
+
+def test_switching_the_weighting_drops_the_previous_strategys_parameters():
+    recipe = resolve_recipe({**MINIMAL, "weighting": {"name": "dwa", "T": 2.0, "lr": 0.01}}, ["weighting.name=uw"])
+    assert recipe["weighting"] == {"name": "uw", "lr": 0.01}
+    same = resolve_recipe({**MINIMAL, "weighting": {"name": "dwa", "T": 2.0}}, ["weighting.name=dwa"])
+    assert same["weighting"] == {"name": "dwa", "T": 2.0}
+
+
+def test_recipe_show_prints_the_resolved_recipe(tmp_path, capsys):
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(MINIMAL))
+    assert main(["recipe", "show", str(path), "train.epochs=3"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["train"]["epochs"] == 3 and shown["train"]["batch_size"] == 32
+    assert shown["name"] == "mini" and shown["data"]["sample_rate"] == 16000

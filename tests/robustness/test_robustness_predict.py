@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import emomtl.inference.recognizer as recognizer_module
+import emomtl.runtime.bundle as bundle_module  # builds the recognizer's models
 from emomtl.cli.main import main as emomtl_main
 from robustness_support import messy_folder, tiny_trial, unreadable, voice, write_audio
 
@@ -66,7 +66,7 @@ def test_a_ten_minute_recording_is_predicted_in_windows(checkpoint: Path, tmp_pa
     long_file = write_audio(tmp_path / "ten minutes.wav", np.tile(second, 60 * minutes), 16000, "PCM_16")
 
     batches: list[tuple[int, ...]] = []
-    real_build = recognizer_module.build_model
+    real_build = bundle_module.build_model
 
     def build_model(*args: Any, **kwargs: Any) -> Any:
         model = real_build(*args, **kwargs)
@@ -79,7 +79,7 @@ def test_a_ten_minute_recording_is_predicted_in_windows(checkpoint: Path, tmp_pa
         model.forward = recording_forward
         return model
 
-    monkeypatch.setattr(recognizer_module, "build_model", build_model)
+    monkeypatch.setattr(bundle_module, "build_model", build_model)
     out = tmp_path / "long.json"
     assert emomtl_main(["predict", str(checkpoint), str(long_file), "-o", str(out), "--quiet"]) == 0
 

@@ -9,8 +9,8 @@ import torch
 from emomtl.errors import ConfigError
 from emomtl.models.tasks import TaskSpec, task_loss
 from emomtl.training.augment import augment_batch, check_augment, mixed_task_loss, mixup_batch
-from emomtl.training.batches import InputSpec, Standardizer, make_batch
-from emomtl.training.evaluate import predict_outputs
+from emomtl.runtime.batches import InputSpec, Standardizer, make_batch
+from emomtl.runtime.predict import predict_outputs
 from emomtl.training.experiment import run_experiment
 
 from engine_fixtures import tiny_recipe

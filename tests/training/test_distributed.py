@@ -49,7 +49,7 @@ def test_compare_honours_train_devices_with_two_cpu_processes(recipe, tmp_path, 
     real = distributed.train_split_distributed
 
     def recording(job, devices, **kwargs):
-        calls.append((job.recipe["model"]["name"], devices))
+        calls.append((job.recipe.model["name"], devices))
         return real(job, devices, **kwargs)
 
     monkeypatch.setattr(distributed, "train_split_distributed", recording)

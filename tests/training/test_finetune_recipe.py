@@ -10,7 +10,7 @@ import torch
 
 from emomtl.config import load_recipe
 from emomtl.errors import ConfigError
-from emomtl.training.checkpoint import load_checkpoint
+from emomtl.runtime.checkpoint import load_checkpoint
 from emomtl.training.experiment import run_experiment
 
 pytest.importorskip("transformers")

@@ -11,7 +11,7 @@ from emomtl.errors import ConfigError
 from emomtl.inference import Recognizer
 from emomtl.models import build_model
 from emomtl.models.tasks import TaskSpec
-from emomtl.training.checkpoint import load_checkpoint
+from emomtl.runtime.checkpoint import load_checkpoint
 from emomtl.training.experiment import build_splits, plan_arms, run_experiment
 from emomtl.training.loop import SplitJob, train_split
 from emomtl.training.prepare import PreparedCorpus, fit_tasks

@@ -10,7 +10,7 @@ from emomtl.data.audio import load_audio, perturb_speed
 from emomtl.errors import ConfigError
 from emomtl.features import create_extractor
 from emomtl.training.augment import check_augment
-from emomtl.training.batches import InputSpec, InputView, Standardizer, fit_views, make_batch
+from emomtl.runtime.batches import InputSpec, InputView, Standardizer, fit_views, make_batch
 from emomtl.training.loop import SplitJob, train_split
 from emomtl.training.experiment import build_splits
 from emomtl.training.prepare import fit_tasks, prepare_corpus

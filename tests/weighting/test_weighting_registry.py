@@ -109,3 +109,10 @@ def test_cli_list_json(capsys):
     assert records["dwa"]["parameters"] == {"T": 2.0, "period": "epoch"}
     assert records["gradnorm"]["kind"] == "gradient"
     assert all(r["description"] for r in records.values())
+
+
+def test_create_refuses_a_strategy_unsafe_under_data_parallel_training(monkeypatch):
+    monkeypatch.setattr(STRATEGIES["pcgrad"], "ddp_safe", False)
+    with pytest.raises(ConfigError, match="'pcgrad' is not safe under data-parallel training"):
+        create("pcgrad", ["a", "b"], data_parallel=True)
+    assert create("pcgrad", ["a", "b"]).name == "pcgrad"  # one process: allowed

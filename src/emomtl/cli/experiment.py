@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from emomtl.config import load_recipe
+from emomtl.config import Recipe
+from emomtl.evaluation.metrics import SUMMARY_METRICS
 from emomtl.errors import ConfigError
 
 console = Console(stderr=True)
@@ -50,11 +51,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.set_defaults(handler=run_compare, command_name="compare")
 
 
-def _setup(args: argparse.Namespace) -> tuple[dict[str, Any], Path, list[int]]:
+def _setup(args: argparse.Namespace) -> tuple[Recipe, Path, list[int]]:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    recipe = load_recipe(args.recipe, args.overrides)
-    out = args.out or Path(recipe["output"]["dir"]) / f"{recipe['name']}-{args.command_name}"
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(recipe["train"]["seeds"])
+    recipe = Recipe.load(args.recipe, args.overrides)
+    out = args.out or Path(recipe.output.dir) / f"{recipe.name}-{args.command_name}"
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(recipe.train.seeds)
     return recipe, Path(out), seeds
 
 
@@ -82,7 +83,7 @@ def auxiliary_tasks(run_dir: Path) -> set[str]:
 def print_summary(results: pd.DataFrame, auxiliary: set[str] = frozenset()) -> None:
     """Mean ± std over folds and seeds of the headline metrics (UA, WA, CCC, MAE, score), one row per strategy;
     ``auxiliary`` tasks (e.g. speaker identity under LOSO, unseen test speakers) are left out."""
-    metric_columns = [c for c in results.columns if re.fullmatch(r"[^.]+\.(ua|wa|ccc|mae)", c)
+    metric_columns = [c for c in results.columns if c.count(".") == 1 and c.split(".")[1] in SUMMARY_METRICS
                       and c.split(".")[0] not in auxiliary] + ["score"]
     weight_columns = [c for c in results.columns if c.startswith("weight.")]
     table = Table(title=f"{results['fold'].nunique()} fold(s) x {results['seed'].nunique()} seed(s)")
@@ -103,25 +104,22 @@ def print_summary(results: pd.DataFrame, auxiliary: set[str] = frozenset()) -> N
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from emomtl.training.experiment import build_splits, plan_arms, scored_tasks
-    from emomtl.training.loop import SplitJob, train_split
-    from emomtl.training.prepare import fit_tasks, prepare_corpus
+    from emomtl.training.loop import train_split
+    from emomtl.training.plan import plan_experiment
 
     recipe, out, seeds = _setup(args)
-    prepared = prepare_corpus(recipe, progress=not args.quiet)
-    tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe["protocol"])
-    splits = build_splits(recipe, prepared.table)
-    chosen = [s for i, s in enumerate(splits) if args.fold in (str(i), s.name)]
+    plan = plan_experiment(recipe, out, seeds=seeds[:1], progress=not args.quiet)
+    splits = plan.splits
+    chosen = [run for run in plan.runs if args.fold in (str(splits.index(run.split)), run.split.name)]
     if not chosen:
         raise ConfigError(f"--fold {args.fold}: not one of 0..{len(splits) - 1} or {[s.name for s in splits]}")
-    arm = plan_arms(recipe)[0]
-    job = SplitJob(recipe | {"tasks": [t.to_dict() for t in tasks]}, tasks, prepared, chosen[0], arm.weighting,
-                   seeds[0], out, label=f"{arm.label} {chosen[0].name}")
-    devices = args.devices or recipe["train"].get("devices", 1)
+    run = chosen[0]  # ``train`` writes the run straight into --out
+    job = dataclasses.replace(run.job, out_dir=out, label=f"{run.arm.label} {run.split.name}")
+    devices = args.devices or recipe.train.devices
     if devices > 1:
         from emomtl.training.distributed import train_split_distributed
 
-        metrics = train_split_distributed(job, devices, resume=not args.no_resume, precision=recipe["train"]["precision"])
+        metrics = train_split_distributed(job, devices, resume=not args.no_resume, precision=recipe.train.precision)
     else:
         metrics = train_split(job, resume=not args.no_resume, progress=not args.quiet)
     console.print(f"best epoch {metrics['best_epoch']}  test score {metrics['score']:.4f}")
@@ -144,9 +142,9 @@ def run_compare(args: argparse.Namespace) -> int:
     from emomtl.training.experiment import run_experiment
 
     recipe, out, seeds = _setup(args)
-    weightings = args.weightings.split(",") if args.weightings else list(recipe["compare"]["weightings"])
-    single = recipe["compare"].get("single_task", False) if args.single_task is None else args.single_task
-    models = args.models.split(",") if args.models else list(recipe["compare"].get("models") or [])
+    weightings = args.weightings.split(",") if args.weightings else list(recipe.compare.weightings)
+    single = recipe.compare.single_task if args.single_task is None else args.single_task
+    models = args.models.split(",") if args.models else list(recipe.compare.models or [])
     results = run_experiment(recipe, out, weightings=weightings, single_task=single, seeds=seeds,
                              resume=not args.no_resume, progress=not args.quiet, jobs=args.jobs, models=models,
                              devices=args.devices)

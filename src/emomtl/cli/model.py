@@ -31,15 +31,15 @@ def search_exit_blocks(args: argparse.Namespace) -> int:
     """Print every exit assignment's validation score and the best one (a ``model.exits`` override)."""
     import yaml
 
-    from emomtl.config import load_recipe
+    from emomtl.config import Recipe
     from emomtl.training.exit_search import search_exits
 
-    recipe = load_recipe(args.recipe, args.overrides)
+    recipe = Recipe.load(args.recipe, args.overrides)
     candidates = yaml.safe_load(args.candidates) if args.candidates else None
     result = search_exits(recipe, args.out, folds=args.folds, candidates=candidates)
     print(result.trials.to_string(index=False))
     exits = ", ".join(f"{task}: {block}" for task, block in result.best_exits.items())
-    print(f"\nbest (validation {recipe['train']['select_metric']} = {result.best_score:.4f}): model.exits={{{exits}}}")
+    print(f"\nbest (validation {recipe.train.select_metric} = {result.best_score:.4f}): model.exits={{{exits}}}")
     return 0
 
 
@@ -59,31 +59,30 @@ def recipe_summary(recipe_name: str, overrides: list[str] | None = None, rows: i
     import numpy as np
     import soundfile as sf
 
-    from emomtl.config import load_recipe
+    from emomtl.config import Recipe
     from emomtl.features import create_extractor
     from emomtl.models.registry import build_model
     from emomtl.models.summary import summarize
     from emomtl.models.tasks import parse_tasks
-    from emomtl.training.batches import input_specs, make_batch
-    from emomtl.training.prepare import extract_inputs, load_table
+    from emomtl.runtime.batches import input_specs, make_batch
+    from emomtl.training.prepare import extract_inputs, feature_cache_dir, load_table
 
-    recipe = load_recipe(recipe_name, overrides or [])
-    data = recipe["data"]
+    recipe = Recipe.load(recipe_name, overrides or [])
+    data = recipe.data
     table, _ = load_table(data)
-    tasks = [task.fit(table) for task in parse_tasks(recipe["tasks"])]
-    cache_dir = Path(data["cache_dir"]).expanduser() if data.get("cache_dir") else None
-    head, inputs, _ = extract_inputs(table.head(rows), recipe["features"], data["sample_rate"], cache_dir,
+    tasks = [task.fit(table) for task in parse_tasks(recipe.tasks)]
+    head, inputs, _ = extract_inputs(table.head(rows), recipe.features, data.sample_rate, feature_cache_dir(data),
                                      num_workers=1, progress=False)
     if len(head) == 0:
         raise ConfigError(f"features: none of the first {rows} files of the corpus yields features")
     specs = input_specs(recipe)
     batch = make_batch(inputs, np.array([0]), specs, None, train=False)
-    model = build_model(recipe["model"], tasks, {name: tuple(t.shape[1:]) for name, t in batch.items()})
+    model = build_model(recipe.model, tasks, {name: tuple(t.shape[1:]) for name, t in batch.items()})
     keys = set(model.input_keys) | set(model.optional_input_keys)
     batch = {name: tensor for name, tensor in batch.items() if name in keys}
     seconds = None
     for name, spec in specs.items():
-        rate = create_extractor(recipe["features"][name], data["sample_rate"]).frames_per_second
+        rate = create_extractor(recipe.features[name], data.sample_rate).frames_per_second
         if name in batch and rate and spec.time_axis is not None:
             seconds = batch[name].shape[1:][spec.time_axis] / rate
             break

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from emomtl.config import load_recipe
+from emomtl.config import Recipe
 from emomtl.errors import ConfigError
 
 console = Console(stderr=True)
@@ -31,13 +31,14 @@ def run_tune(args: argparse.Namespace) -> int:
     from emomtl.training.tuning import load_space, tune
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    recipe = load_recipe(args.recipe, args.overrides)
+    recipe = Recipe.load(args.recipe, args.overrides)
     space = load_space(args.space)
     try:
         folds = [int(k) for k in args.folds.split(",")] if args.folds else None
     except ValueError as error:
         raise ConfigError(f"--folds: need comma-separated fold numbers, got {args.folds!r}") from error
-    out = args.out or Path(recipe["output"]["dir"]) / f"{recipe['name']}-tune"
+    out = args.out or Path(recipe.output.dir) / f"{recipe.name}-tune"
+
     def report(number: int, state: str, value: float | None, per_fold: list[float]) -> None:
         if not args.quiet:
             shown = "-" if value is None else f"{value:.4f}"
@@ -45,7 +46,7 @@ def run_tune(args: argparse.Namespace) -> int:
 
     result = tune(recipe, space, args.trials, out, folds=folds, seed=args.seed, progress=not args.quiet,
                   on_trial=report)
-    console.print(f"best validation {recipe['train']['select_metric']} = {result.best_value:.4f} with "
+    console.print(f"best validation {recipe.train.select_metric} = {result.best_value:.4f} with "
                   f"{' '.join(result.best_overrides)}")
     console.print(f"trials: {out / 'trials.csv'}  chosen recipe: {out / 'best_recipe.yaml'}")
     return 0

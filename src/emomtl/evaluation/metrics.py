@@ -10,7 +10,9 @@ Conventions shared by every function:
 * Classification labels may be any hashable values (strings or class indices), as long as truth
   and prediction use the same kind.
 
-:data:`METRIC_DIRECTION` says for each metric whether higher or lower is better (checkpoint selection).
+:data:`METRIC_DIRECTION` says for each metric whether higher or lower is better (checkpoint selection, reports);
+the metric vocabulary (:data:`METRIC_LABELS`, :data:`PERCENT_METRICS`, :data:`HEADLINE_METRIC`,
+:data:`SUMMARY_METRICS`) is defined here once and read by training, reports, benchmarks and the CLI.
 """
 
 from __future__ import annotations
@@ -39,6 +41,56 @@ METRIC_DIRECTION: dict[str, Direction] = {
     "exvo_score": "higher",
     "score": "higher",
     "loss": "lower",
+    # names other tools write into result tables (reports understand them too)
+    "uar": "higher",
+    "war": "higher",
+    "accuracy": "higher",
+    "acc": "higher",
+    "balanced_accuracy": "higher",
+    "micro_f1": "higher",
+    "weighted_f1": "higher",
+    "f1": "higher",
+    "pcc": "higher",
+    "r2": "higher",
+    "mse": "lower",
+    "eer": "lower",
+    "wer": "lower",
+    "cer": "lower",
+}
+
+#: Metrics where a smaller value is better.
+LOWER_IS_BETTER = frozenset(name for name, direction in METRIC_DIRECTION.items() if direction == "lower")
+
+#: Rates that only a classification task reports; printed in percent.
+PERCENT_METRICS = frozenset(
+    {"ua", "wa", "uar", "war", "accuracy", "acc", "balanced_accuracy", "macro_f1", "micro_f1", "weighted_f1", "f1"}
+)
+
+#: The metric that stands for a task of each kind (its recipe ``metric`` may choose another).
+HEADLINE_METRIC: dict[str, str] = {"classification": "ua", "regression": "ccc", "multi_regression": "ccc"}
+
+#: The per-task metrics summaries print and result rows keep from validation (besides ``score``).
+SUMMARY_METRICS = ("ua", "wa", "ccc", "mae")
+
+#: Printed display names of metrics; others are printed as written.
+METRIC_LABELS = {
+    "ua": "UA",
+    "wa": "WA",
+    "uar": "UAR",
+    "war": "WAR",
+    "accuracy": "Acc",
+    "acc": "Acc",
+    "macro_f1": "macro-F1",
+    "micro_f1": "micro-F1",
+    "weighted_f1": "weighted-F1",
+    "ccc": "CCC",
+    "mae": "MAE",
+    "mse": "MSE",
+    "rmse": "RMSE",
+    "pcc": "PCC",
+    "pearson": "Pearson r",
+    "nll": "NLL",
+    "score": "score",
 }
 
 

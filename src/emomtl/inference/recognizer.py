@@ -18,14 +18,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from emomtl.config import Recipe
 from emomtl.errors import ConfigError
 from emomtl.inference.extraction import Featurizer, Features, extract_files, file_features, signal_features
 from emomtl.inference.speakers import few_file_speakers, speaker_array, speaker_inputs, speaker_standardizer
-from emomtl.models import build_model
 from emomtl.models.tasks import TaskSpec
-from emomtl.training.batches import InputSpec, Standardizer, input_specs
-from emomtl.training.checkpoint import load_checkpoint
-from emomtl.training.evaluate import predict_outputs
+from emomtl.runtime.batches import InputSpec, Standardizer
+from emomtl.runtime.bundle import InferenceBundle
+from emomtl.runtime.checkpoint import load_checkpoint
+from emomtl.runtime.predict import predict_outputs
 
 log = logging.getLogger(__name__)
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
@@ -38,7 +39,7 @@ class Member:
     """One checkpoint of a recognizer: its model, inputs, training statistics and featurizer."""
 
     name: str
-    recipe: dict[str, Any]
+    recipe: Recipe
     tasks: list[TaskSpec]
     model: torch.nn.Module
     specs: dict[str, InputSpec]
@@ -47,16 +48,11 @@ class Member:
 
     @classmethod
     def from_state(cls, state: dict[str, Any], name: str, featurizer: int) -> "Member":
-        recipe = state["recipe"]
-        tasks = [TaskSpec(**task) for task in state["tasks"]]
-        model = build_model(recipe["model"], tasks, {k: tuple(v) for k, v in state["input_shapes"].items()})
-        model.load_state_dict(state["model"])
-        model.eval()
-        specs = input_specs(recipe)
-        for spec in specs.values():  # whole recordings: windows over every time-varying input
+        bundle = InferenceBundle.from_state(state)
+        for spec in bundle.specs.values():  # whole recordings: windows over every time-varying input
             if spec.length is not None and spec.time_axis is not None:
                 spec.eval_crop = "windows"
-        return cls(name, recipe, tasks, model, specs, Standardizer.from_state_dict(state["standardizer"]), featurizer)
+        return cls(name, bundle.recipe, bundle.tasks, bundle.model, bundle.specs, bundle.standardizer, featurizer)
 
 
 def _task_signature(tasks: list[TaskSpec]) -> dict[str, tuple[Any, ...]]:
@@ -73,7 +69,8 @@ class Recognizer:
             raise ConfigError("Recognizer: no checkpoint given")
         names = list(names) if names is not None else [f"member {i}" for i in range(len(states))]
         self.featurizers: list[Featurizer] = []
-        self.members = [Member.from_state(s, name, self._featurizer_for(s["recipe"])) for s, name in zip(states, names)]
+        self.members = [Member.from_state(s, name, self._featurizer_for(Recipe.parse(s["recipe"])))
+                        for s, name in zip(states, names)]
         self._check_tasks()
         first = self.members[0]
         self.recipe, self.tasks, self.model = first.recipe, first.tasks, first.model
@@ -98,13 +95,13 @@ class Recognizer:
         return cls([load_checkpoint(Path(p)) for p in paths], names=[str(p) for p in paths], **options)
 
     # ------------------------------------------------------------- set-up
-    def _featurizer_for(self, recipe: dict[str, Any]) -> int:
+    def _featurizer_for(self, recipe: Recipe) -> int:
         """Index of the featurizer of ``recipe`` (members with equal ``features`` sections share one)."""
-        rate = int(recipe["data"]["sample_rate"])
+        rate = recipe.data.sample_rate
         for index, featurizer in enumerate(self.featurizers):
-            if featurizer.matches(recipe["features"], rate):
+            if featurizer.matches(recipe.features, rate):
                 return index
-        self.featurizers.append(Featurizer(recipe["features"], rate))
+        self.featurizers.append(Featurizer(recipe.features, rate))
         return len(self.featurizers) - 1
 
     def _check_tasks(self) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from emomtl.errors import ConfigError
-from emomtl.training.batches import InputSpec, Standardizer
+from emomtl.runtime.batches import InputSpec, Standardizer
 
 #: Fewer recordings than this give no usable per-speaker statistics: such a speaker keeps the global ones.
 MIN_SPEAKER_FILES = 2

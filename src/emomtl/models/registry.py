@@ -63,6 +63,13 @@ def default_settings(name: str) -> dict[str, Any]:
     return {"name": name, **dataclasses.asdict(model_class(name).Settings())}
 
 
+def check_model_settings(config: Mapping[str, Any]) -> None:
+    """Parse a ``model:`` section with its architecture's settings (a bad name or setting raises ConfigError)."""
+    if "name" not in config:
+        raise ConfigError("model.name: a recipe must name its model")
+    parse_settings(model_class(config["name"]).Settings, config, where="model", extra_keys=("name",))
+
+
 def build_model(
     config: Mapping[str, Any], tasks: Sequence[TaskSpec], input_shapes: Mapping[str, tuple[int, ...]]
 ) -> MultiTaskModel:

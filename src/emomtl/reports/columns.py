@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from emomtl.evaluation.metrics import METRIC_DIRECTION, PERCENT_METRICS
 from emomtl.reports.load import RunData
 
 #: ``results.csv`` columns that are not ``<task>.<metric>`` test metrics.
@@ -13,13 +14,8 @@ NON_METRIC_COLUMNS = frozenset({"strategy", "fold", "seed", "score", "best_epoch
 WEIGHT_PREFIX = "weight."
 #: Validation metrics of the selected epoch (``val.<task>.<metric>``): for model selection, not the test table.
 VALIDATION_PREFIX = "val."
-#: Metric names that only a classification task reports; they are rates, printed in percent.
-CLASSIFICATION_METRICS = frozenset(
-    {"ua", "wa", "uar", "war", "accuracy", "acc", "balanced_accuracy", "macro_f1", "micro_f1", "weighted_f1", "f1"}
-)
-#: Metrics where a smaller value is better; every other metric (and ``score``) is better when larger.
-LOWER_IS_BETTER = frozenset({"mae", "mse", "rmse", "nll", "loss", "eer", "wer", "cer"})
-KNOWN_METRICS = CLASSIFICATION_METRICS | LOWER_IS_BETTER | {"ccc", "pearson", "pcc", "r2", "score"}
+#: Every metric name of the vocabulary (``evaluation.metrics.METRIC_DIRECTION``).
+KNOWN_METRICS = frozenset(METRIC_DIRECTION)
 
 
 @dataclass
@@ -82,7 +78,7 @@ def run_tasks(run: RunData) -> list[TaskColumns]:
         classes_from_probs = _probability_classes(run.predictions, name)
         kind = str(entry.get("kind", ""))
         if kind not in ("classification", "regression", "multi_regression"):
-            is_classification = bool(classes_from_probs) or any(metric_name(c) in CLASSIFICATION_METRICS for c in own)
+            is_classification = bool(classes_from_probs) or any(metric_name(c) in PERCENT_METRICS for c in own)
             kind = "classification" if is_classification else "regression"
         tasks.append(
             TaskColumns(

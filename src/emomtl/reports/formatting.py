@@ -6,27 +6,9 @@ import math
 
 import pandas as pd
 
-from emomtl.reports.columns import CLASSIFICATION_METRICS, LOWER_IS_BETTER, metric_name
-#: Printed display names of metrics; others are printed as written.
-METRIC_LABELS = {
-    "ua": "UA",
-    "wa": "WA",
-    "uar": "UAR",
-    "war": "WAR",
-    "accuracy": "Acc",
-    "acc": "Acc",
-    "macro_f1": "macro-F1",
-    "micro_f1": "micro-F1",
-    "weighted_f1": "weighted-F1",
-    "ccc": "CCC",
-    "mae": "MAE",
-    "mse": "MSE",
-    "rmse": "RMSE",
-    "pcc": "PCC",
-    "pearson": "Pearson r",
-    "nll": "NLL",
-    "score": "score",
-}
+from emomtl.evaluation.metrics import LOWER_IS_BETTER, METRIC_LABELS, PERCENT_METRICS
+from emomtl.reports.columns import metric_name
+
 MISSING = "–"
 PERCENT_DECIMALS = 1
 PLAIN_DECIMALS = 3
@@ -34,7 +16,7 @@ PLAIN_DECIMALS = 3
 
 def is_percent(column: str) -> bool:
     """Whether a column's metric is a rate printed in percent (UA, WA, macro-F1, accuracy ...)."""
-    return metric_name(column) in CLASSIFICATION_METRICS
+    return metric_name(column) in PERCENT_METRICS
 
 
 def higher_is_better(column: str) -> bool:

@@ -2,7 +2,7 @@
 
 ``speed: [0.9, 1.1]`` is speed perturbation: the features of each factor's copy of the audio are extracted (and
 cached) before training, and every training row of a batch is drawn uniformly from the original and its copies
-(:func:`emomtl.training.batches.make_batch` with views). Validation, test and inference use the original audio.
+(:func:`emomtl.runtime.batches.make_batch` with views). Validation, test and inference use the original audio.
 """
 
 from __future__ import annotations

@@ -23,14 +23,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from emomtl.config import as_recipe
 from emomtl.errors import ConfigError
 from emomtl.models import build_model, model_class
 from emomtl.models.settings import parse_settings
 from emomtl.models.tasks import IGNORE_INDEX, TaskSpec
-from emomtl.training.batches import Standardizer, input_specs, make_batch
-from emomtl.training.checkpoint import recipe_fingerprint, save_checkpoint, seed_everything
-from emomtl.training.evaluate import (combined_score, flatten_scores, headline_metric, predict_outputs,
-                                      prediction_table, score_tasks, selection_sign, task_losses)
+from emomtl.runtime.batches import Standardizer, input_specs, make_batch
+from emomtl.runtime.checkpoint import recipe_fingerprint, save_checkpoint, seed_everything
+from emomtl.runtime.predict import predict_outputs
+from emomtl.training.evaluate import (combined_score, flatten_scores, headline_metric, prediction_table,
+                                      score_tasks, selection_sign, task_losses)
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +46,12 @@ class ClassicalFit:
     def __init__(self, job: Any, tasks: list[TaskSpec], rows: np.ndarray) -> None:
         self.job, self.tasks = job, tasks
         prepared = job.prepared
-        self.specs = input_specs(job.recipe)
+        self.recipe = as_recipe(job.recipe)
+        self.specs = input_specs(self.recipe)
         self.standardizer = Standardizer.fit(prepared.inputs, rows, self.specs, prepared.table["speaker"].to_numpy())
         sample = make_batch(prepared.inputs, np.array([0]), self.specs, self.standardizer, train=False)
         self.input_shapes = {name: tuple(tensor.shape[1:]) for name, tensor in sample.items()}
-        self.model = build_model(job.recipe["model"], tasks, self.input_shapes)
+        self.model = build_model(self.recipe.model, tasks, self.input_shapes)
         self.rows = rows
 
     def design(self, rows: np.ndarray) -> np.ndarray:
@@ -73,7 +76,7 @@ class ClassicalFit:
 
     def inference_state(self) -> dict[str, Any]:
         """The checkpoint layout of :meth:`SplitTrainer.inference_state`: tensors and arrays, no estimator."""
-        return {"fingerprint": recipe_fingerprint(self.job.recipe), "recipe": self.job.recipe,
+        return {"fingerprint": recipe_fingerprint(self.recipe.to_dict()), "recipe": self.recipe.to_dict(),
                 "tasks": [t.to_dict() for t in self.tasks], "input_shapes": self.input_shapes,
                 "standardizer": self.standardizer.state_dict(), "model": self.model.state_dict(),
                 "epoch": 0, "best": {"value": float("nan"), "epoch": 0}}
@@ -149,10 +152,11 @@ def _search_costs(job: Any, tasks: list[TaskSpec], targets: dict[str, np.ndarray
 def fit_classical(job: Any) -> dict[str, Any]:
     """Fit, select C on validation, optionally refit, test once; the ``metrics.json`` of :func:`train_split`."""
     seed_everything(job.seed)
+    recipe = as_recipe(job.recipe)
     tasks = [t for t in job.tasks if not t.auxiliary]
     if not tasks:
-        raise ConfigError(f"model.name: {job.recipe['model']['name']!r} fits the scored tasks; every task is auxiliary")
-    model = job.recipe["model"]
+        raise ConfigError(f"model.name: {recipe.model['name']!r} fits the scored tasks; every task is auxiliary")
+    model = recipe.model
     candidates = parse_settings(model_class(model["name"]).Settings, model, where="model", extra_keys=("name",)).C
     targets = {t.name: t.encode(job.prepared.table) for t in tasks}
     split = job.split
@@ -164,9 +168,9 @@ def fit_classical(job: Any) -> dict[str, Any]:
     if len(split.validation):
         _, _, val_scores = selected.evaluate(split.validation, targets)
         val = flatten_scores(val_scores, "val.") | {
-            "val.score": combined_score(tasks, val_scores, job.recipe["train"].get("score", "mean"))}
+            "val.score": combined_score(tasks, val_scores, recipe.train.score)}
     final = selected
-    if job.recipe["train"].get("refit") and len(split.validation):
+    if recipe.train.refit and len(split.validation):
         final = ClassicalFit(job, tasks, np.concatenate([split.train, split.validation])).fit(targets, costs)
     save_checkpoint(job.out_dir / "checkpoint_best.pt", final.inference_state())
     outputs, losses, scores = final.evaluate(split.test, targets)
@@ -174,6 +178,6 @@ def fit_classical(job: Any) -> dict[str, Any]:
     prediction_table(job.prepared.table, split.test, tasks, outputs, truth).to_csv(
         job.out_dir / "predictions.csv", index=False)
     return {"test": scores, "test_losses": losses, "val": val, "best_epoch": 0, "epochs_run": 1,
-            "score": combined_score(tasks, scores, job.recipe["train"].get("score", "mean")), "weights": {},
+            "score": combined_score(tasks, scores, recipe.train.score), "weights": {},
             "C": costs, "refit": final is not selected}
 

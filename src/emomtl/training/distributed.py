@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from emomtl.config import as_recipe
 from emomtl.training.loop import SplitJob, train_split
 
 
@@ -23,16 +24,14 @@ def train_split_distributed(job: SplitJob, devices: int, resume: bool = True, pr
     """Train one split on ``devices`` processes (GPUs when available, else CPU processes)."""
     from lightning_fabric import Fabric
 
-    from emomtl.errors import ConfigError
-    from emomtl.weighting.registry import STRATEGIES
+    from emomtl.weighting.registry import require_ddp_safe
 
     from emomtl.models.registry import is_classical
 
-    if is_classical(job.recipe["model"]):  # fitted by scikit-learn in one process: nothing to parallelise
+    if is_classical(as_recipe(job.recipe).model):  # fitted by scikit-learn in one process: nothing to parallelise
         return train_split(job, resume=resume)
-    name = job.weighting.get("name", "static")
-    if devices > 1 and name in STRATEGIES and not STRATEGIES[name].ddp_safe:
-        raise ConfigError(f"weighting.name: {name!r} is not safe under data-parallel training; use one strategy that is (emomtl weighting list)")
+    if devices > 1:  # before any process is spawned (each worker's ``create`` checks again)
+        require_ddp_safe(job.weighting.get("name", "static"))
     accelerator = "cuda" if torch.cuda.is_available() else "cpu"
     if accelerator == "cpu":
         precision = "32-true"  # mixed precision is a GPU feature here

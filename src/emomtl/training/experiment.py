@@ -7,7 +7,6 @@ continue from their last checkpoint.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import multiprocessing
@@ -23,13 +22,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from emomtl.config import save_recipe
+from emomtl.config import ProtocolSettings, Recipe, as_recipe, save_recipe
 from emomtl.data.protocols import Split, assert_speaker_disjoint, make_splits
 from emomtl.errors import ConfigError
+from emomtl.evaluation.metrics import SUMMARY_METRICS
 from emomtl.models.registry import model_class
 from emomtl.models.tasks import TaskSpec
 from emomtl.training.loop import SplitJob, train_split
-from emomtl.training.prepare import PreparedCorpus, fit_tasks, prepare_corpus
+from emomtl.training.prepare import PreparedCorpus
 from emomtl.weighting.registry import STRATEGIES, parameters as strategy_parameters
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class Arm:
     model: dict[str, Any] | None = None  # None: the recipe's model; else this ``model:`` section (e.g. linear_svm)
 
 
-def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None,
+def plan_arms(recipe: Recipe | dict[str, Any], weightings: list[str] | None = None,
               single_task: bool | Sequence[str] = False,
               models: Sequence[str | dict[str, Any]] = ()) -> list[Arm]:
     """The strategies to run: the recipe's own (``train``/``cv``) or a list (``compare``), plus baselines.
@@ -57,14 +57,15 @@ def plan_arms(recipe: dict[str, Any], weightings: list[str] | None = None,
     ``weightings=[]`` with named single tasks plans the baselines alone. ``models`` adds one arm per other model
     (a name such as ``linear_svm``, or a ``model:`` section), labelled by its name, e.g. the classical anchor.
     """
-    params = recipe["compare"].get("params") or {}
-    own = recipe["weighting"]
+    recipe = as_recipe(recipe)
+    params = recipe.compare.params
+    own = recipe.weighting
     arms = []
     for name in weightings if weightings is not None else [own["name"]]:
         config = dict(own) if name == own["name"] else {"name": name, **shared_weighting_settings(own, name)}
         config.update(params.get(name, {}))
         arms.append(Arm(name, config))
-    names = [t["name"] for t in recipe["tasks"] if not t.get("auxiliary")]
+    names = recipe.scored_task_names
     wanted = names if single_task is True else list(single_task or [])
     unknown = sorted(set(wanted) - set(names))
     if unknown:
@@ -97,7 +98,6 @@ def shared_weighting_settings(own: dict[str, Any], name: str) -> dict[str, Any]:
 
 def check_data_parallel(arms: list[Arm], devices: int, jobs: int) -> None:
     """Refuse, before any training, what ``train.devices > 1`` cannot run: parallel jobs or DDP-unsafe strategies."""
-
     if jobs > 1:
         raise ConfigError(f"train.devices={devices} trains every run on {devices} processes already; "
                           f"use --jobs 1 with it (or train.devices=1 with --jobs {jobs})")
@@ -108,19 +108,21 @@ def check_data_parallel(arms: list[Arm], devices: int, jobs: int) -> None:
                           "training (emomtl weighting list); drop it from the arms or set train.devices=1")
 
 
-def recipe_for_arm(recipe: dict[str, Any], tasks: list[TaskSpec]) -> dict[str, Any]:
+def recipe_for_arm(recipe: Recipe | dict[str, Any], tasks: list[TaskSpec]) -> Recipe:
     """The recipe as one arm runs it: a selection metric of a task the arm lacks falls back to ``val.score``."""
-    metric = recipe["train"]["select_metric"]
+    recipe = as_recipe(recipe)
+    metric = recipe.train.select_metric
     parts = metric.split(".")
     if len(parts) >= 3 and parts[0] == "val" and parts[1] not in {t.name for t in tasks}:
         log.info("arm without task %s: selecting on val.score instead of %s", parts[1], metric)
-        return {**recipe, "train": {**recipe["train"], "select_metric": "val.score"}}
+        return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, select_metric="val.score"))
     return recipe
 
 
-def scored_tasks(tasks: list[TaskSpec], protocol: dict[str, Any]) -> list[TaskSpec]:
+def scored_tasks(tasks: list[TaskSpec], protocol: ProtocolSettings | dict[str, Any]) -> list[TaskSpec]:
     """Mark speaker-identity tasks auxiliary (train-only) under speaker-independent protocols."""
-    independent = protocol["name"] != "random" or protocol.get("speaker_independent", True)
+    protocol = protocol if isinstance(protocol, ProtocolSettings) else ProtocolSettings.parse(protocol)
+    independent = protocol.is_speaker_independent
     for task in tasks:
         if independent and task.kind == "classification" and task.column in SPEAKER_COLUMNS and not task.auxiliary:
             log.warning("task %s: speaker identity cannot be scored on unseen test speakers; trained as auxiliary", task.name)
@@ -128,14 +130,14 @@ def scored_tasks(tasks: list[TaskSpec], protocol: dict[str, Any]) -> list[TaskSp
     return tasks
 
 
-def build_splits(recipe: dict[str, Any], table: pd.DataFrame) -> list[Split]:
-    protocol = dict(recipe["protocol"])
-    name = protocol.pop("name")
-    seed = protocol.pop("seed", 0)
-    splits = make_splits(table, name, seed=seed, **protocol)
+def build_splits(recipe: Recipe | dict[str, Any], table: pd.DataFrame) -> list[Split]:
+    """The protocol's splits of ``table`` (the first ``train.max_folds``), each checked speaker-disjoint."""
+    recipe = as_recipe(recipe)
+    protocol = recipe.protocol
+    splits = make_splits(table, protocol.name, seed=protocol.seed, **protocol.options())
     for split in splits:
         assert_speaker_disjoint(table, split)
-    limit = recipe["train"].get("max_folds")
+    limit = recipe.train.max_folds
     return splits[:limit] if limit else splits
 
 
@@ -151,7 +153,7 @@ def result_row(arm: Arm, split: Split, seed: int, table: pd.DataFrame, metrics: 
     row["score"] = metrics["score"]
     # the best epoch's validation headline metrics: compare configurations on these, never on test
     row.update({key: value for key, value in metrics.get("val", {}).items()
-                if key.endswith((".ua", ".wa", ".ccc", ".mae", "score")) and isinstance(value, (int, float))})
+                if key.endswith((*(f".{m}" for m in SUMMARY_METRICS), "score")) and isinstance(value, (int, float))})
     row.update({f"weight.{task}": value for task, value in metrics.get("weights", {}).items()})
     row.update({"best_epoch": metrics["best_epoch"], "epochs_run": metrics.get("epochs_run"),
                 "wall_time_s": metrics.get("wall_time_s", float("nan"))})
@@ -175,7 +177,7 @@ def _run_job(job: SplitJob, resume: bool) -> dict[str, Any]:
 
 
 def run_experiment(
-    recipe: dict[str, Any], run_dir: Path, weightings: list[str] | None = None, single_task: bool | Sequence[str] = False,
+    recipe: Recipe | dict[str, Any], run_dir: Path, weightings: list[str] | None = None, single_task: bool | Sequence[str] = False,
     seeds: list[int] | None = None, resume: bool = True, progress: bool = False, prepared: PreparedCorpus | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None, jobs: int = 1,
     models: Sequence[str | dict[str, Any]] = (), devices: int | None = None,
@@ -187,37 +189,23 @@ def run_experiment(
     ``devices`` (default ``train.devices``) > 1 trains each run data-parallel on that many processes / GPUs
     (DDP, as ``emomtl train`` does), one run after another; it excludes ``jobs > 1``.
     """
+    from emomtl.training.plan import plan_experiment
+
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    seeds = seeds or recipe["train"].get("seeds") or [recipe["train"]["seed"]]
-    prepared = prepared or prepare_corpus(recipe, progress=progress)
-    tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe["protocol"])
-    splits = build_splits(recipe, prepared.table)
-    arms = plan_arms(recipe, weightings, single_task, models)
-    devices = int(devices or recipe["train"].get("devices") or 1)
+    plan = plan_experiment(recipe, run_dir, weightings, single_task, seeds, prepared, progress, models)
+    devices = int(devices or plan.recipe.train.devices or 1)
     if devices > 1:
-        check_data_parallel(arms, devices, jobs)
-    resolved = copy.deepcopy(recipe)
-    resolved["tasks"] = [t.to_dict() for t in tasks]
-    save_recipe(resolved, run_dir / "config.yaml")
+        check_data_parallel(plan.arms, devices, jobs)
+    prepared = plan.prepared
+    save_recipe(plan.recipe.to_dict(), run_dir / "config.yaml")
     (run_dir / "splits.json").write_text(json.dumps(
         [{"name": s.name, "train": _speakers(prepared.table, s.train), "validation": _speakers(prepared.table, s.validation),
-          "test": _speakers(prepared.table, s.test), "sizes": [len(s.train), len(s.validation), len(s.test)]} for s in splits],
-        indent=2))
+          "test": _speakers(prepared.table, s.test), "sizes": [len(s.train), len(s.validation), len(s.test)]}
+         for s in plan.splits], indent=2))
     if prepared.skipped:
         pd.DataFrame([{"path": s.path, "reason": s.reason} for s in prepared.skipped]).to_csv(run_dir / "skipped.csv", index=False)
-    planned: list[tuple[Arm, Split, int, SplitJob]] = []
-    for arm in arms:
-        arm_tasks = [t for t in tasks if arm.task_names is None or t.name in arm.task_names]
-        if not arm_tasks:
-            raise ConfigError(f"compare: arm {arm.label} has no task")
-        arm_recipe = recipe_for_arm(resolved if arm.model is None else {**resolved, "model": arm.model}, arm_tasks)
-        for split in splits:
-            for seed in seeds:
-                out_dir = run_dir / "runs" / arm.label.replace(":", "_") / f"{split.name}_seed{seed}"
-                planned.append((arm, split, seed, SplitJob(arm_recipe, copy.deepcopy(arm_tasks), prepared, split,
-                                                           arm.weighting, seed, out_dir,
-                                                           label=f"{arm.label} {split.name} seed {seed}")))
+    planned = [(run.arm, run.split, run.seed, run.job) for run in plan.runs]
     rows: list[dict[str, Any] | None] = [None] * len(planned)
 
     def record(index: int, metrics: dict[str, Any]) -> None:
@@ -232,7 +220,7 @@ def run_experiment(
 
         for index, (_, _, _, job) in enumerate(planned):
             record(index, train_split_distributed(job, devices, resume=resume,
-                                                  precision=job.recipe["train"].get("precision", "32-true")))
+                                                  precision=job.recipe.train.precision))
     elif jobs <= 1:
         for index, (_, _, _, job) in enumerate(planned):
             record(index, train_split(job, resume=resume, progress=progress))

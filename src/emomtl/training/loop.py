@@ -24,23 +24,27 @@ import pandas as pd
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from emomtl.config import Recipe, as_recipe
 from emomtl.data.protocols import Split
 from emomtl.errors import ConfigError
 from emomtl.models import build_model
 from emomtl.models.registry import is_classical
 from emomtl.models.tasks import TaskSpec, balanced_class_weights, task_loss
 from emomtl.training.augment import augment_batch, check_augment, mixed_task_loss, mixup_batch
-from emomtl.training.batches import (InputSpec, InputView, Standardizer, batches, epoch_order, fit_views,
-                                     input_specs, make_batch, make_targets)
-from emomtl.training.checkpoint import (load_checkpoint, recipe_fingerprint, restore_rng_state, rng_state,
-                                        save_checkpoint, seed_everything)
-from emomtl.training.evaluate import (combined_score, flatten_scores, predict_outputs, prediction_table,
-                                      score_tasks, selection_sign, task_losses)
+from emomtl.runtime.batches import (InputSpec, InputView, Standardizer, batches, epoch_order, fit_views,
+                                    input_specs, make_batch, make_targets)
+from emomtl.runtime.checkpoint import (load_checkpoint, recipe_fingerprint, restore_rng_state, rng_state,
+                                       save_checkpoint, seed_everything)
+from emomtl.runtime.bundle import InferenceBundle
+from emomtl.runtime.predict import predict_outputs
+from emomtl.training.evaluate import (combined_score, flatten_scores, prediction_table, score_tasks, selection_sign,
+                                      task_losses)
 from emomtl.training.logs import RunLogger
 from emomtl.training.optim import (build_optimizer, build_scheduler, split_weighting_config, step_scheduler,
                                    upgrade_optimizer_state)
 from emomtl.training.prepare import PreparedCorpus
-from emomtl.weighting import WeightingStrategy, create as create_weighting
+from emomtl.weighting import WeightingOutput, create as create_weighting
+from emomtl.weighting.step import shared_parameters_for, weigh, wants_losses_after, write_shared_gradients
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,7 @@ log = logging.getLogger(__name__)
 class SplitJob:
     """Everything one training run needs; ``out_dir`` receives its logs, checkpoints and predictions."""
 
-    recipe: dict[str, Any]
+    recipe: Recipe | dict[str, Any]
     tasks: list[TaskSpec]
     prepared: PreparedCorpus
     split: Split
@@ -86,10 +90,10 @@ class SplitTrainer:
 
     def __init__(self, job: SplitJob, fabric: Any = None) -> None:
         self.job, self.fabric = job, fabric
-        recipe = job.recipe
-        self.train_cfg = recipe["train"]
-        check_augment(self.train_cfg.get("augment") or {})
-        check_grad_clip(self.train_cfg.get("grad_clip"))
+        recipe = self.settings = as_recipe(job.recipe)
+        self.train_cfg = recipe.train
+        check_augment(self.train_cfg.augment)
+        check_grad_clip(self.train_cfg.grad_clip)
         self.rank = fabric.global_rank if fabric else 0
         self.world_size = fabric.world_size if fabric else 1
         seed_everything(job.seed)
@@ -103,20 +107,18 @@ class SplitTrainer:
                                [job.prepared.views[f] for f in sorted(job.prepared.views)], job.split.train,
                                self.specs, speakers)
         self.input_shapes = model_input_shapes(job.prepared, self.specs, self.standardizer)
-        self.model = build_model(recipe["model"], job.tasks, self.input_shapes)
-        self.averaged = weight_average(self.model, self.train_cfg.get("ema_decay"))
+        self.model = build_model(recipe.model, job.tasks, self.input_shapes)
+        self.averaged = weight_average(self.model, self.train_cfg.ema_decay)
         name, params, weighting_optim = split_weighting_config(job.weighting)
-        self.strategy = create_weighting(name, [t.name for t in job.tasks],
-                                         task_kinds={t.name: t.kind for t in job.tasks}, **params)
-        if self.world_size > 1 and not getattr(self.strategy, "ddp_safe", False):
-            raise ConfigError(f"weighting.name: {name!r} is not safe under data-parallel training; use one strategy that is (emomtl weighting list)")
-        self.optimizer = build_optimizer(self.model.parameters(), recipe["optim"], self.strategy.parameters(),
+        self.strategy = create_weighting(name, [t.name for t in job.tasks], task_kinds={t.name: t.kind for t in job.tasks},
+                                         data_parallel=self.world_size > 1, **params)
+        self.optimizer = build_optimizer(self.model.parameters(), recipe.optim, self.strategy.parameters(),
                                          weighting_optim)
-        self.scheduler = build_scheduler(self.optimizer, recipe["scheduler"], self.train_cfg["epochs"])
+        self.scheduler = build_scheduler(self.optimizer, recipe.scheduler, self.train_cfg.epochs)
         self.raw_model = self.model
         if fabric:
             self.model, self.optimizer = fabric.setup(self.model, self.optimizer)
-        self.fingerprint = recipe_fingerprint(recipe)
+        self.fingerprint = recipe_fingerprint(recipe.to_dict())
         self.epoch = 0
         self.step = 0
         self.best: dict[str, Any] = {"value": -math.inf, "epoch": -1}
@@ -134,14 +136,8 @@ class SplitTrainer:
 
     def inference_state(self) -> dict[str, Any]:
         """What a :class:`~emomtl.inference.Recognizer` needs to rebuild and run the model."""
-        return {
-            "fingerprint": self.fingerprint,
-            "recipe": self.job.recipe,
-            "tasks": [t.to_dict() for t in self.job.tasks],
-            "input_shapes": self.input_shapes,
-            "standardizer": self.standardizer.state_dict(),
-            "model": self.eval_model.state_dict(),
-        }
+        return InferenceBundle(self.settings, self.job.tasks, self.eval_model, self.specs, self.standardizer,
+                               self.input_shapes).state()
 
     def save(self, best: bool) -> None:
         if self.rank != 0:
@@ -197,76 +193,82 @@ class SplitTrainer:
         else:
             loss.backward()
 
-    @property
-    def wants_losses_after(self) -> bool:
-        """Strategies such as FAMO update from the same batch's losses after the optimiser step."""
-        return type(self.strategy).after_step is not WeightingStrategy.after_step
-
     @torch.no_grad()
     def _losses_after(self, batch: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        outputs = self.model(batch)
-        losses = {task.name: task_loss(task, outputs[task.name], targets[task.name], self.class_weights.get(task.name))
-                  for task in self.job.tasks}
-        return {name: loss for name, loss in losses.items() if loss is not None}
+        return self._losses(self.model(batch), targets, None, 1.0)
+
+    # one training step: batch -> forward -> losses -> weighting -> backward -> log
+    def _batch(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], Any, float]:
+        """The augmented (and possibly mixed-up) batch of ``rows`` and its targets; ``partners``/``lam`` of mixup."""
+        augment = self.train_cfg.augment
+        view_of_row = rng.integers(0, len(self.views), size=len(rows)) if len(self.views) > 1 else None
+        batch = augment_batch(make_batch(self.job.prepared.inputs, rows, self.specs, self.standardizer, True, rng,
+                                         self.views, view_of_row), augment, rng)
+        partners, lam = None, 1.0
+        if augment.get("mixup"):
+            batch, partners, lam = mixup_batch(batch, float(augment["mixup"]), rng)
+        return batch, make_targets(self.targets, rows), partners, lam
+
+    def _losses(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], partners: Any,
+                lam: float) -> dict[str, torch.Tensor]:
+        """Per-task masked losses (mixup: both partners' targets); tasks without a label this batch are left out."""
+        losses = {}
+        for task in self.job.tasks:
+            weights = self.class_weights.get(task.name)
+            if partners is None:
+                loss = task_loss(task, outputs[task.name], targets[task.name], weights)
+            else:
+                loss = mixed_task_loss(task, outputs[task.name], targets[task.name], partners, lam, weights)
+            if loss is not None:
+                losses[task.name] = loss
+        return losses
+
+    def _optimise(self, losses: dict[str, torch.Tensor], shared: list[torch.nn.Parameter] | None) -> WeightingOutput:
+        """Weighting, backward pass, shared gradients, clipping, optimiser step and weight average."""
+        self.optimizer.zero_grad(set_to_none=True)  # before the strategy: GradNorm sets its weights' gradients
+        out = weigh(self.strategy, losses, shared, lambda: self.raw_model.last_shared_representation)
+        self._backward(out.loss)
+        write_shared_gradients(out, shared)
+        if self.world_size > 1:
+            self.strategy.all_reduce_grads()  # the strategy is not inside the DDP wrapper
+        if self.train_cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.train_cfg.grad_clip)
+        self.optimizer.step()
+        if self.averaged is not None:
+            self.averaged.update_parameters(self.raw_model)
+        return out
+
+    def _log_step(self, logger: RunLogger, out: WeightingOutput, losses: dict[str, torch.Tensor],
+                  sums: dict[str, float], counts: dict[str, int]) -> None:
+        self.last_weights = {k: float(v) for k, v in out.weights.items()}
+        for name, value in [*losses.items(), ("loss", out.loss)]:
+            sums[name] = sums.get(name, 0.0) + float(value.detach())
+            counts[name] = counts.get(name, 0) + 1
+        self.step += 1
+        if self.step % self.train_cfg.log_every == 0:
+            logger.step({"step": self.step, "epoch": self.epoch, "loss": float(out.loss.detach()),
+                         **{f"{k}.loss": float(v.detach()) for k, v in losses.items()},
+                         **{f"weight.{k}": v for k, v in self.last_weights.items()},
+                         **{f"extra.{k}": v for k, v in out.extras.items()}})
 
     def train_epoch(self, logger: RunLogger) -> dict[str, float]:
-        model, cfg = self.model, self.train_cfg
-        model.train()
-        epoch_info = self.raw_model.on_epoch_start(self.epoch, cfg["epochs"], torch.Generator().manual_seed(self.job.seed * 1000 + self.epoch))
+        cfg = self.train_cfg
+        self.model.train()
+        epoch_info = self.raw_model.on_epoch_start(self.epoch, cfg.epochs, torch.Generator().manual_seed(self.job.seed * 1000 + self.epoch))
         rng = np.random.default_rng([self.job.seed, self.epoch, 1])
         order = epoch_order(self.job.split.train, self.job.seed, self.epoch, self.rank, self.world_size)
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
-        shared = self.raw_model.shared_parameters() if self.strategy.needs_shared_parameters else None
-        for rows in batches(order, cfg["batch_size"], drop_last=len(order) > cfg["batch_size"]):
-            augment = cfg.get("augment") or {}
-            view_of_row = rng.integers(0, len(self.views), size=len(rows)) if len(self.views) > 1 else None
-            batch = augment_batch(make_batch(self.job.prepared.inputs, rows, self.specs, self.standardizer, True, rng,
-                                             self.views, view_of_row), augment, rng)
-            partners, lam = None, 1.0
-            if augment.get("mixup"):
-                batch, partners, lam = mixup_batch(batch, float(augment["mixup"]), rng)
-            targets = make_targets(self.targets, rows)
-            outputs = model(batch)
-            losses = {}
-            for task in self.job.tasks:
-                if partners is None:
-                    loss = task_loss(task, outputs[task.name], targets[task.name], self.class_weights.get(task.name))
-                else:
-                    loss = mixed_task_loss(task, outputs[task.name], targets[task.name], partners, lam,
-                                           self.class_weights.get(task.name))
-                if loss is not None:
-                    losses[task.name] = loss
+        shared = shared_parameters_for(self.strategy, self.raw_model.shared_parameters)  # asked every epoch
+        for rows in batches(order, cfg.batch_size, drop_last=len(order) > cfg.batch_size):
+            batch, targets, partners, lam = self._batch(rows, rng)
+            losses = self._losses(self.model(batch), targets, partners, lam)
             if not losses:
                 continue
-            self.optimizer.zero_grad(set_to_none=True)
-            representation = self.raw_model.last_shared_representation if self.strategy.wants_representation else None
-            out = self.strategy(losses, shared_parameters=shared, representation=representation)
-            self._backward(out.loss)
-            if out.shared_gradients is not None:
-                for parameter, gradient in zip(shared, out.shared_gradients):
-                    parameter.grad = gradient.detach().clone() if gradient is not None else None
-            if self.world_size > 1:
-                self.strategy.all_reduce_grads()  # the strategy is not inside the DDP wrapper
-            if cfg.get("grad_clip"):
-                torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg["grad_clip"])
-            self.optimizer.step()
-            if self.averaged is not None:
-                self.averaged.update_parameters(self.raw_model)
-            if self.wants_losses_after:
+            out = self._optimise(losses, shared)
+            if wants_losses_after(self.strategy):
                 self.strategy.after_step(self._losses_after(batch, targets))
-            self.last_weights = {k: float(v) for k, v in out.weights.items()}
-            for name, value in losses.items():
-                sums[name] = sums.get(name, 0.0) + float(value.detach())
-                counts[name] = counts.get(name, 0) + 1
-            sums["loss"] = sums.get("loss", 0.0) + float(out.loss.detach())
-            counts["loss"] = counts.get("loss", 0) + 1
-            self.step += 1
-            if self.step % max(1, cfg.get("log_every", 10)) == 0:
-                logger.step({"step": self.step, "epoch": self.epoch, "loss": float(out.loss.detach()),
-                             **{f"{k}.loss": float(v.detach()) for k, v in losses.items()},
-                             **{f"weight.{k}": v for k, v in self.last_weights.items()},
-                             **{f"extra.{k}": v for k, v in out.extras.items()}})
+            self._log_step(logger, out, losses, sums, counts)
         means = {k: sums[k] / counts[k] for k in sums}
         self.strategy.end_epoch({k: v for k, v in means.items() if k != "loss"})
         return means | {f"info.{k}": v for k, v in epoch_info.items() if isinstance(v, (int, float))}
@@ -274,12 +276,12 @@ class SplitTrainer:
     def evaluate(self, rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, dict[str, float]]]:
         tasks = self.job.tasks
         outputs = predict_outputs(self.eval_model, self.job.prepared.inputs, rows, self.specs, self.standardizer, tasks,
-                                  batch_size=self.train_cfg.get("eval_batch_size") or 64)
+                                  batch_size=self.train_cfg.eval_batch_size or 64)
         targets = {name: values[rows] for name, values in self.targets.items()}
         return outputs, task_losses(tasks, outputs, targets), score_tasks(tasks, outputs, targets)
 
     def select_value(self, row: dict[str, Any]) -> float:
-        metric = self.train_cfg["select_metric"]
+        metric = self.train_cfg.select_metric
         if metric not in row:
             raise ConfigError(f"train.select_metric: {metric!r} is not computed; available: {sorted(k for k in row if k.startswith('val.'))}")
         return selection_sign(metric) * float(row[metric])
@@ -287,8 +289,8 @@ class SplitTrainer:
     def fit(self, logger: RunLogger) -> None:
         cfg = self.train_cfg
         val_rows = self.job.split.validation
-        patience = cfg.get("early_stopping")
-        while self.epoch < cfg["epochs"]:
+        patience = cfg.early_stopping
+        while self.epoch < cfg.epochs:
             start = time.perf_counter()
             train_means = self.train_epoch(logger)
             row: dict[str, Any] = {"epoch": self.epoch, "lr": self.optimizer.param_groups[0]["lr"]}
@@ -300,7 +302,7 @@ class SplitTrainer:
                 row["val.loss"] = sum(self.last_weights.get(k, 1.0) * v for k, v in val_losses.items())
                 row.update({f"val.{k}.loss": v for k, v in val_losses.items()})
                 row.update(flatten_scores(val_scores, "val."))
-                row["val.score"] = combined_score(self.job.tasks, val_scores, cfg.get("score", "mean"))
+                row["val.score"] = combined_score(self.job.tasks, val_scores, cfg.score)
             row["time_s"] = time.perf_counter() - start
             self.history.append(row)
             logger.epoch(row)
@@ -333,7 +335,7 @@ class SplitTrainer:
             "val": {k: v for k, v in val_row.items() if k.startswith("val.")},
             "best_epoch": self.best["epoch"],
             "epochs_run": len(self.history),
-            "score": combined_score(self.job.tasks, scores, self.train_cfg.get("score", "mean")),
+            "score": combined_score(self.job.tasks, scores, self.train_cfg.score),
             "weights": self.last_weights,
         }
         (self.job.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
@@ -353,7 +355,8 @@ def refit_and_test(selected: SplitTrainer) -> dict[str, Any]:
     split = dataclasses.replace(job.split, train=pooled, validation=np.array([], dtype=int),
                                 train_speakers=[*job.split.train_speakers, *job.split.validation_speakers],
                                 validation_speakers=[])
-    recipe = {**job.recipe, "train": {**job.recipe["train"], "epochs": epochs, "early_stopping": None}}
+    settings = as_recipe(job.recipe)
+    recipe = dataclasses.replace(settings, train=dataclasses.replace(settings.train, epochs=epochs, early_stopping=None))
     refit_dir = job.out_dir / "refit"
     shutil.rmtree(refit_dir, ignore_errors=True)
     refit_dir.mkdir(parents=True)
@@ -379,11 +382,11 @@ def train_split(job: SplitJob, resume: bool = True, fabric: Any = None, progress
             return json.loads(done.read_text())
         except ValueError:  # torn by a kill while being written: test the best checkpoint again
             log.warning("%s is unreadable; scoring the test speakers again", done)
-    if is_classical(job.recipe["model"]):  # closed form (linear_svm): same splits, metrics and files, no epochs
+    if is_classical(as_recipe(job.recipe).model):  # closed form (linear_svm): same splits, metrics and files, no epochs
         from emomtl.training.classical import fit_classical
 
         if fabric is not None and fabric.world_size > 1:
-            raise ConfigError(f"train.devices: model.name {job.recipe['model']['name']!r} is fitted by scikit-learn "
+            raise ConfigError(f"train.devices: model.name {as_recipe(job.recipe).model['name']!r} is fitted by scikit-learn "
                               "in one process; set train.devices=1")
         start = time.perf_counter()
         metrics = fit_classical(job) | {"wall_time_s": time.perf_counter() - start}
@@ -396,13 +399,14 @@ def train_split(job: SplitJob, resume: bool = True, fabric: Any = None, progress
         for stale in (trainer.last_path, trainer.best_path):
             stale.unlink(missing_ok=True)
     start = time.perf_counter()
-    with RunLogger(job.out_dir, enabled=trainer.rank == 0, tensorboard=job.recipe["train"].get("tensorboard", False),
-                   progress=progress, total_epochs=job.recipe["train"]["epochs"], label=job.label,
+    train = trainer.train_cfg
+    with RunLogger(job.out_dir, enabled=trainer.rank == 0, tensorboard=train.tensorboard,
+                   progress=progress, total_epochs=train.epochs, label=job.label,
                    resumed_epochs=trainer.epoch, truncate=not resume, history=trainer.history) as logger:
         trainer.fit(logger)
     if trainer.rank != 0:
         return {}
-    if job.recipe["train"].get("refit") and len(job.split.validation):
+    if train.refit and len(job.split.validation):
         metrics = refit_and_test(trainer)
     else:
         metrics = trainer.test()

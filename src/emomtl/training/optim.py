@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping
 
 import torch
 
+from emomtl.config import OptimSettings, SchedulerSettings
 from emomtl.errors import ConfigError
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
@@ -42,13 +43,14 @@ def split_weighting_config(weighting: Mapping[str, Any]) -> tuple[str, dict[str,
 
 def build_optimizer(
     parameters: Iterable[torch.nn.Parameter],
-    config: dict[str, Any],
+    config: OptimSettings | Mapping[str, Any],
     weighting_parameters: Iterable[torch.nn.Parameter] = (),
     weighting: Mapping[str, Any] | None = None,
 ) -> torch.optim.Optimizer:
     """The model's parameters in group 0; the strategy's (if any) in group 1 without weight decay."""
-    options = {k: v for k, v in config.items() if k != "name"}
-    name = config.get("name", "adam").lower()
+    optim = config if isinstance(config, OptimSettings) else OptimSettings.parse(config)
+    options = optim.options()
+    name = optim.name.lower()
     if name not in OPTIMIZERS:
         raise ConfigError(f"optim.name: {name!r} is not one of {sorted(OPTIMIZERS)}")
     if "betas" in options:
@@ -109,21 +111,22 @@ def upgrade_optimizer_state(state: dict[str, Any], optimizer: torch.optim.Optimi
     return {**state, "param_groups": [model_group, strategy_group]}
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, config: dict[str, Any], epochs: int):
+def build_scheduler(optimizer: torch.optim.Optimizer, config: SchedulerSettings | Mapping[str, Any], epochs: int):
     """An epoch-level scheduler (``step()`` once per epoch; plateau gets the validation score)."""
-    name = config.get("name", "none")
+    config = config if isinstance(config, SchedulerSettings) else SchedulerSettings.parse(config)
+    name = config.name
     if name not in SCHEDULERS:
         raise ConfigError(f"scheduler.name: {name!r} is not one of {SCHEDULERS}")
     if name == "none":
         return None
     if name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, config.get("step_size", 10), config.get("gamma", 0.1))
+        return torch.optim.lr_scheduler.StepLR(optimizer, config.step_size, config.gamma)
     if name == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="max", patience=config.get("patience", 5), factor=config.get("factor", 0.5)
+            optimizer, mode="max", patience=config.patience, factor=config.factor
         )
-    warmup = config.get("warmup_epochs", 0)
-    floor = config.get("min_lr", 0.0) / max(optimizer.param_groups[0]["lr"], 1e-12)
+    warmup = config.warmup_epochs
+    floor = config.min_lr / max(optimizer.param_groups[0]["lr"], 1e-12)
 
     def factor(epoch: int) -> float:
         if epoch < warmup:

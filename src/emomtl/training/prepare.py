@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emomtl.data.corpora import SkippedFile, load_corpus
+from emomtl.config import DataSettings, Recipe, as_recipe
+from emomtl.data.corpora import NO_ROOT, SkippedFile, load_corpus
 from emomtl.data.label_maps import apply_label_map, load_label_map, pool_corpora
 from emomtl.errors import ConfigError
 from emomtl.features import FeatureCache, create_extractor, extract_features
@@ -22,9 +23,6 @@ from emomtl.models.tasks import TaskSpec, parse_tasks
 from emomtl.training.augment import check_augment
 
 log = logging.getLogger(__name__)
-
-#: Corpora generated on the fly into their root (which may not exist yet).
-GENERATED_CORPORA = ("demo",)
 
 #: The table column that feeds each extractor source.
 SOURCE_COLUMN = {"audio": "path", "text": "text", "video": "video"}
@@ -50,33 +48,32 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "emomtl" / "features"
 
 
-def load_table(data: dict[str, Any]) -> tuple[pd.DataFrame, list[SkippedFile]]:
+def load_table(data: DataSettings | dict[str, Any]) -> tuple[pd.DataFrame, list[SkippedFile]]:
     """Load one corpus or pool several (``data.corpora``), then apply the label map."""
-    entries = data.get("corpora") or [
-        {"corpus": data["corpus"], "root": data.get("root"), "options": data.get("options") or {}}
-    ]
+    data = data if isinstance(data, DataSettings) else DataSettings.parse(data)
+    entries = data.corpora or [{"corpus": data.corpus, "root": data.root, "options": data.options}]
     tables, skipped = [], []
     for i, entry in enumerate(entries):
-        where = f"data.corpora[{i}]" if data.get("corpora") else "data"
+        where = f"data.corpora[{i}]" if data.corpora else "data"
         if "corpus" not in entry:
             raise ConfigError(f"{where}.corpus: each pooled corpus needs a name")
         root = entry.get("root")
-        generated = entry["corpus"] in GENERATED_CORPORA
+        generated = entry["corpus"] in NO_ROOT
         if not generated and root is None:
             raise ConfigError(f"{where}.root: corpus {entry['corpus']!r} needs the folder it lives in")
         if not generated and not Path(root).expanduser().exists():
             raise ConfigError(f"{where}.root: corpus folder {root} does not exist")
         loaded = load_corpus(entry["corpus"], Path(root).expanduser() if root else None,
-                             check_audio=data.get("check_audio", True), **(entry.get("options") or {}))
+                             check_audio=data.check_audio, **(entry.get("options") or {}))
         tables.append(loaded.table)
         skipped.extend(loaded.skipped)
-    table = pool_corpora(tables) if data.get("corpora") else tables[0]  # pooled ids: "<corpus>:<speaker>"
-    if data.get("label_map"):
-        table, dropped = apply_label_map(table, load_label_map(data["label_map"]))
+    table = pool_corpora(tables) if data.corpora else tables[0]  # pooled ids: "<corpus>:<speaker>"
+    if data.label_map:
+        table, dropped = apply_label_map(table, load_label_map(data.label_map))
         if dropped:
-            log.info("label map %s dropped %d row(s) whose labels do not map", data["label_map"], dropped)
-    if data.get("max_files"):
-        table = table.sample(n=min(len(table), data["max_files"]), random_state=0).sort_index()
+            log.info("label map %s dropped %d row(s) whose labels do not map", data.label_map, dropped)
+    if data.max_files:
+        table = table.sample(n=min(len(table), data.max_files), random_state=0).sort_index()
     return table.reset_index(drop=True), skipped
 
 
@@ -111,25 +108,31 @@ def extract_inputs(
     return table.iloc[rows].reset_index(drop=True), inputs, skipped
 
 
-def prepare_corpus(recipe: dict[str, Any], progress: bool = True) -> PreparedCorpus:
+def feature_cache_dir(data: DataSettings) -> Path | None:
+    """``data.cache_dir`` (null: the default cache, ``~/.cache/emomtl/features``)."""
+    return Path(data.cache_dir).expanduser() if data.cache_dir else None
+
+
+def prepare_corpus(recipe: Recipe | dict[str, Any], progress: bool = True) -> PreparedCorpus:
     """Load the recipe's corpus and extract its features."""
-    data = recipe["data"]
+    recipe = as_recipe(recipe)
+    data = recipe.data
     table, skipped = load_table(data)
     if len(table) == 0:
-        raise ConfigError(f"data: corpus {data.get('corpus')!r} yielded no usable files")
-    if not recipe["features"]:
+        raise ConfigError(f"data: corpus {data.corpus!r} yielded no usable files")
+    if not recipe.features:
         raise ConfigError("features: a recipe needs at least one feature")
-    augment = recipe["train"].get("augment") or {}
+    augment = recipe.train.augment
     check_augment(augment)  # before any extraction
-    cache_dir = Path(data["cache_dir"]).expanduser() if data.get("cache_dir") else None
-    workers = max(1, recipe["train"].get("num_workers") or 2)
+    cache_dir = feature_cache_dir(data)
+    workers = max(1, recipe.train.num_workers or 2)
     table, inputs, failed = extract_inputs(
-        table, recipe["features"], data["sample_rate"], cache_dir, num_workers=workers, progress=progress,
+        table, recipe.features, data.sample_rate, cache_dir, num_workers=workers, progress=progress,
     )
     for item in skipped + failed:
         log.warning("skipped %s: %s", item.path, item.reason)
     views = {
-        float(factor): extract_speed_view(table, inputs, recipe["features"], data["sample_rate"], cache_dir,
+        float(factor): extract_speed_view(table, inputs, recipe.features, data.sample_rate, cache_dir,
                                           float(factor), num_workers=workers, progress=progress)
         for factor in augment.get("speed") or []
     }
@@ -161,6 +164,6 @@ def extract_speed_view(
     return view
 
 
-def fit_tasks(recipe: dict[str, Any], table: pd.DataFrame) -> list[TaskSpec]:
+def fit_tasks(recipe: Recipe | dict[str, Any], table: pd.DataFrame) -> list[TaskSpec]:
     """Parse the recipe's tasks and fix their class lists on the whole table (so every fold agrees)."""
-    return [task.fit(table) for task in parse_tasks(recipe["tasks"])]
+    return [task.fit(table) for task in parse_tasks(as_recipe(recipe).tasks)]

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from emomtl.config import apply_overrides, resolve_recipe, save_recipe
+from emomtl.config import Recipe, apply_overrides, as_dict, as_recipe, parse_recipe, save_recipe
 from emomtl.data.protocols import Split
 from emomtl.errors import ConfigError
 from emomtl.training.evaluate import selection_sign
@@ -122,13 +122,14 @@ def validation_value(recipe: dict[str, Any], prepared: PreparedCorpus, split: Sp
         raise ConfigError("protocol: tuning needs validation speakers inside each training fold "
                           "(e.g. protocol.validation_speakers: 2)")
     corpus, inner = without_test(prepared, split)
-    tasks = scored_tasks(fit_tasks(recipe, corpus.table), recipe["protocol"])
-    job = SplitJob(recipe, tasks, corpus, inner, recipe["weighting"], seed, work_dir, label=f"tune {split.name}")
+    recipe = as_recipe(recipe)
+    tasks = scored_tasks(fit_tasks(recipe, corpus.table), recipe.protocol)
+    job = SplitJob(recipe, tasks, corpus, inner, recipe.weighting, seed, work_dir, label=f"tune {split.name}")
     work_dir.mkdir(parents=True, exist_ok=True)
     trainer = SplitTrainer(job)
-    with RunLogger(work_dir, tensorboard=False, total_epochs=recipe["train"]["epochs"], history=trainer.history) as logger:
+    with RunLogger(work_dir, tensorboard=False, total_epochs=recipe.train.epochs, history=trainer.history) as logger:
         trainer.fit(logger)
-    metric = recipe["train"]["select_metric"]
+    metric = recipe.train.select_metric
     return selection_sign(metric) * float(trainer.best["value"])
 
 
@@ -140,7 +141,7 @@ class TuneResult:
     recipe: dict[str, Any]
 
 
-def tune(recipe: dict[str, Any], space: list[Param], trials: int, out_dir: Path, folds: list[int] | None = None,
+def tune(recipe: Recipe | dict[str, Any], space: list[Param], trials: int, out_dir: Path, folds: list[int] | None = None,
          seed: int = 0, progress: bool = False, on_trial: Any = None) -> TuneResult:
     """Search ``space`` for ``trials`` trials on validation speakers of the chosen folds (default: every fold).
 
@@ -155,7 +156,8 @@ def tune(recipe: dict[str, Any], space: list[Param], trials: int, out_dir: Path,
         raise ConfigError(f"--trials: need at least 1, got {trials}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    metric = recipe["train"]["select_metric"]
+    recipe = as_dict(recipe)
+    metric = as_recipe(recipe).train.select_metric
     direction = "maximize" if selection_sign(metric) > 0 else "minimize"
     sampler = optuna.samplers.TPESampler(seed=seed)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
@@ -166,8 +168,8 @@ def tune(recipe: dict[str, Any], space: list[Param], trials: int, out_dir: Path,
 
     def objective(trial: Any) -> float:
         values = {param.key: param.suggest(trial) for param in space}
-        candidate = resolve_recipe(copy.deepcopy(recipe), overrides_for(values))
-        features_key = json.dumps(candidate["features"], sort_keys=True, default=str) + json.dumps(candidate["data"], sort_keys=True, default=str)
+        candidate = parse_recipe(copy.deepcopy(recipe), overrides_for(values))
+        features_key = json.dumps([candidate.features, candidate.data.to_dict()], sort_keys=True, default=str)
         if features_key not in corpora:  # a searched feature setting extracts (or reads from cache) once
             corpora[features_key] = prepare_corpus(candidate, progress=progress)
         prepared = corpora[features_key]
@@ -176,7 +178,7 @@ def tune(recipe: dict[str, Any], space: list[Param], trials: int, out_dir: Path,
         bad = [k for k in chosen if not 0 <= k < len(splits)]
         if bad:
             raise ConfigError(f"--folds: {bad} out of range; the protocol has {len(splits)} folds")
-        seed_run = candidate["train"]["seeds"][0] if candidate["train"].get("seeds") else candidate["train"]["seed"]
+        seed_run = candidate.train.run_seeds()[0]
         got = []
         with tempfile.TemporaryDirectory(prefix="emomtl-tune-") as scratch:
             for step, k in enumerate(chosen):

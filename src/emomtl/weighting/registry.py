@@ -46,17 +46,27 @@ def available() -> list[str]:
     return list(STRATEGIES)
 
 
+def require_ddp_safe(name: str) -> None:
+    """Refuse a strategy that is not safe under data-parallel training (its ``ddp_safe`` flag)."""
+    if name in STRATEGIES and not STRATEGIES[name].ddp_safe:
+        raise ConfigError(f"weighting.name: {name!r} is not safe under data-parallel training; "
+                          "use one strategy that is (emomtl weighting list)")
+
+
 def create(
-    name: str, task_names: Sequence[str], task_kinds: Mapping[str, str] | None = None, **params: Any
+    name: str, task_names: Sequence[str], task_kinds: Mapping[str, str] | None = None, data_parallel: bool = False,
+    **params: Any,
 ) -> WeightingStrategy:
     """Build strategy ``name`` for ``task_names``; unknown names or parameters raise :class:`ConfigError`.
 
     ``task_kinds`` (task -> kind) is handed to every strategy that declares ``wants_task_kinds`` (the
     uncertainty family, for ``precision_factor="kendall"``) and ignored by the others; a ``task_kinds``
-    given in ``params`` (the recipe) wins.
+    given in ``params`` (the recipe) wins. ``data_parallel`` refuses a strategy that is not ``ddp_safe``.
     """
     if name not in STRATEGIES:
         raise ConfigError(f"weighting.name: unknown strategy {name!r}; valid: {available()}")
+    if data_parallel:
+        require_ddp_safe(name)
     cls = STRATEGIES[name]
     if task_kinds is not None and cls.wants_task_kinds and "task_kinds" not in params:
         params["task_kinds"] = {t: task_kinds[t] for t in task_names if t in task_kinds}

@@ -42,8 +42,8 @@ ALIASES: dict[str, str] = {
     "crema-d": "cremad",
     "hume-vb": "exvo",
 }
-#: Corpora whose files are generated rather than found under a root folder.
-NO_ROOT = {"demo"}
+#: Corpora whose files are generated (into their root, which may not exist yet) rather than found under a root folder.
+NO_ROOT = frozenset({"demo"})
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
+from emomtl.config import Recipe, as_recipe
 from emomtl.errors import ConfigError
 from emomtl.features import create_extractor
 from emomtl.features.cropping import fit_length
@@ -45,15 +46,16 @@ class InputSpec:
             raise ConfigError(f"inputs.{self.name}.eval_crop: {self.eval_crop!r} is not center, start or windows")
 
 
-def input_specs(recipe: dict[str, Any]) -> dict[str, InputSpec]:
+def input_specs(recipe: Recipe | dict[str, Any]) -> dict[str, InputSpec]:
     """One spec per feature (time axis from its extractor); features without an ``inputs`` entry are used whole."""
-    unknown = set(recipe["inputs"]) - set(recipe["features"])
+    recipe = as_recipe(recipe)
+    unknown = set(recipe.inputs) - set(recipe.features)
     if unknown:
         raise ConfigError(f"inputs.{sorted(unknown)[0]}: no feature of that name in features")
     specs = {}
-    for name, config in recipe["features"].items():
-        extractor = create_extractor(config, sample_rate=recipe["data"]["sample_rate"], setting=f"features.{name}")
-        specs[name] = InputSpec(name, **recipe["inputs"].get(name, {}), time_axis=extractor.time_axis)
+    for name, config in recipe.features.items():
+        extractor = create_extractor(config, sample_rate=recipe.data.sample_rate, setting=f"features.{name}")
+        specs[name] = InputSpec(name, **recipe.inputs.get(name, {}), time_axis=extractor.time_axis)
     return specs
 
 

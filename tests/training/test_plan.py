@@ -1,0 +1,43 @@
+"""The experiment plan: arms and model settings are checked before any extraction; a job holds its own arm."""
+
+from __future__ import annotations
+
+import pytest
+
+from emomtl.errors import ConfigError
+from emomtl.runtime.checkpoint import load_checkpoint
+from emomtl.training.experiment import run_experiment
+from emomtl.training.plan import plan_experiment
+
+
+def _no_extraction(*args, **kwargs):
+    raise AssertionError("features were extracted before the arms were checked")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"weightings": ["dwa", "nope"]}, "weighting.name: unknown strategy 'nope'"),
+    ({"params": {"dwa": {"T": 2.0, "temperature": 1}}}, r"unknown parameter\(s\) \['temperature'\] for 'dwa'"),
+])
+def test_a_bad_arm_fails_before_feature_extraction(recipe, tmp_path, monkeypatch, change, message):
+    monkeypatch.setattr("emomtl.training.prepare.extract_features", _no_extraction)
+    recipe["compare"].update(change)
+    with pytest.raises(ConfigError, match=message):
+        plan_experiment(recipe, tmp_path / "run", weightings=recipe["compare"]["weightings"] if "weightings" in change
+                        else ["dwa"])
+
+
+def test_a_bad_model_setting_fails_before_feature_extraction(recipe, tmp_path, monkeypatch):
+    monkeypatch.setattr("emomtl.training.prepare.extract_features", _no_extraction)
+    recipe["model"]["chanels"] = [4, 8]
+    with pytest.raises(ConfigError, match=r"model: unknown key\(s\) \['chanels'\]"):
+        run_experiment(recipe, tmp_path / "run", weightings=["dwa"])
+
+
+def test_each_job_and_checkpoint_carries_its_own_arms_weighting(recipe, tmp_path):
+    recipe["weighting"] = {"name": "druw"}
+    recipe["train"].update(epochs=1, max_folds=1)
+    plan = plan_experiment(recipe, tmp_path / "run", weightings=["druw", "dwa"])
+    assert {run.arm.label: run.job.recipe.weighting["name"] for run in plan.runs} == {"druw": "druw", "dwa": "dwa"}
+    run_experiment(recipe, tmp_path / "run", weightings=["druw", "dwa"])
+    state = load_checkpoint(next((tmp_path / "run" / "runs" / "dwa").glob("*/checkpoint_best.pt")))
+    assert state["recipe"]["weighting"]["name"] == "dwa"
