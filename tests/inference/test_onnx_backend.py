@@ -75,3 +75,14 @@ def test_export_cli_and_run_selection(plain, tmp_path):
         find_checkpoint(compare)
     assert find_checkpoint(compare, run="uw/fold0_seed0") == compare / "runs/uw/fold0_seed0/checkpoint_best.pt"
     assert main(["predict", str(checkpoint), str(checkpoint), "--backend", "onnxruntime", "--quiet"]) == 2
+
+
+def test_onnx_recognizer_never_calls_the_torch_model_path(exported, plain, monkeypatch):
+    import emomtl.inference.recognizer as recognizer_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the torch prediction path ran")
+
+    monkeypatch.setattr(recognizer_module, "predict_outputs", refuse)
+    table = Recognizer.from_onnx(exported / "model.onnx", threads=1).process_files(list(plain[1]["path"][:2]))
+    assert table["error"].isna().all() and table["emotion"].notna().all()
