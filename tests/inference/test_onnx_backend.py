@@ -86,3 +86,18 @@ def test_onnx_recognizer_never_calls_the_torch_model_path(exported, plain, monke
     monkeypatch.setattr(recognizer_module, "predict_outputs", refuse)
     table = Recognizer.from_onnx(exported / "model.onnx", threads=1).process_files(list(plain[1]["path"][:2]))
     assert table["error"].isna().all() and table["emotion"].notna().all()
+
+
+def test_per_speaker_standardisation_and_serve_loading_work_with_an_export(speaker, tmp_path):
+    from emomtl.inference.onnx_backend import OnnxMember
+    from emomtl.serve.app import load_recognizer
+
+    checkpoint, table = speaker
+    exported = export_checkpoint(checkpoint, tmp_path / "speaker").parent
+    rows = table.groupby("speaker").head(2).iloc[:4]
+    files, speakers = list(rows["path"]), list(rows["speaker"])
+    expected = Recognizer.from_checkpoint(checkpoint).process_files(files, speakers=speakers)
+    got = load_recognizer(exported).process_files(files, speakers=speakers)
+    assert isinstance(load_recognizer(exported).members[0], OnnxMember)
+    numeric = [c for c in expected.columns if ".prob." in c or c.startswith("va.")]
+    np.testing.assert_allclose(got[numeric].to_numpy(float), expected[numeric].to_numpy(float), atol=1e-4)

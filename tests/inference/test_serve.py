@@ -86,14 +86,14 @@ def _chromium() -> tuple[str, str] | None:
 
 @pytest.mark.skipif(_chromium() is None, reason="no chromium + chromedriver on PATH (Debian: apt-get install -y "
                                                 "chromium chromium-driver); the browser test needs a real browser")
-def test_page_in_headless_chromium_shows_the_label_of_emomtl_predict_and_errors(server, plain, tmp_path):
+def test_page_in_headless_chromium_shows_the_label_of_emomtl_predict_and_errors(server, plain, tmp_path, monkeypatch):
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser, driver_path = _chromium()
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager download a driver
+    monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager download a driver
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,1100"):
@@ -129,3 +129,29 @@ def test_page_in_headless_chromium_shows_the_label_of_emomtl_predict_and_errors(
         assert driver.find_elements(By.CSS_SELECTOR, "[data-task=emotion]") == []
     finally:
         driver.quit()
+
+
+def test_emomtl_serve_command_serves_the_page_on_localhost(plain):
+    import subprocess
+    import sys
+    import time
+
+    from serve_fixtures import free_port
+
+    port = free_port()
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    process = subprocess.Popen([sys.executable, "-m", "emomtl.cli.main", "serve", str(plain[0]), "--port", str(port)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline, page = time.monotonic() + 30, None
+        while page is None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    page = response.read().decode()
+            except OSError:
+                time.sleep(0.2)
+        assert page is not None and 'id="file"' in page and 'id="record"' in page
+    finally:
+        process.terminate()
+        process.wait(10)
