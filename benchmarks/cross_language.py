@@ -37,6 +37,23 @@ MODEL_OVERRIDES = {
 }
 
 
+def whisper_overrides() -> list[str]:
+    """The best model's settings, read from ``recipes/whisper_emodb.yaml`` (one source for both benchmarks);
+    gender is not a task here, so its own input goes."""
+    import yaml
+
+    recipe = load_recipe("whisper_emodb")
+    model = {k: v for k, v in recipe["model"].items() if k != "task_inputs"}
+    flow = lambda value: yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()  # noqa: E731
+    return [f"features={{whisper: {flow(recipe['features']['whisper'])}}}",
+            f"inputs={{whisper: {flow(recipe['inputs']['whisper'])}}}", f"model={flow(model)}",
+            f"optim={flow(recipe['optim'])}", f"train.epochs={recipe['train']['epochs']}",
+            f"train.batch_size={recipe['train']['batch_size']}"]
+
+
+MODEL_OVERRIDES["whisper"] = []  # filled from the recipe in main (whisper_overrides)
+
+
 def arms(data: Path) -> dict[str, list[str]]:
     emodb, turev = data / "emodb", data / "turev-db"
     single_corpus = [f"data.corpora=[{{corpus: emodb, root: {emodb}}}]"]
@@ -69,7 +86,8 @@ def main() -> None:
     rows = []
     for label, overrides in arms(args.data).items():
         multi = "multi-task" in label
-        recipe = load_recipe("cross_language", MODEL_OVERRIDES[args.model] + overrides
+        model_overrides = whisper_overrides() if args.model == "whisper" else MODEL_OVERRIDES[args.model]
+        recipe = load_recipe("cross_language", model_overrides + overrides
                              + [f"weighting={{name: {args.weighting if multi else 'static'}}}"])
         run_dir = args.runs / f"cross_language_{args.model}" / label.split(",")[0].replace(" ", "_") / (
             "multi" if multi else "single")

@@ -30,6 +30,7 @@ CONFIGS = {
     "blstm": ROOT / "benchmarks" / "recipes" / "emodb_cnn_blstm_att.yaml",
     "wave": ROOT / "benchmarks" / "recipes" / "emodb_wave_lstm.yaml",
     "mlp_speed": ROOT / "recipes" / "emodb_loso.yaml",
+    "whisper": ROOT / "recipes" / "whisper_emodb.yaml",
 }
 #: Recipe overrides of a configuration: ``mlp_speed`` is the functional MLP with the speed perturbation that
 #: ``benchmarks/emodb_tuning.py`` chose on validation speakers (results/emodb_tuning_front_end.md).
@@ -40,6 +41,11 @@ COLUMN_ORDER = ["model", "strategy", "UA %", "WA %", "macro-F1 %", "UA % (seed e
                 "UA % (single models, all seeds)", "gender acc %",
                 "final weights", "val UA %", "train time (s)"]
 LOSS_BASED = ["static", "softmax", "uw", "ruw", "rruw", "dwa", "druw"]
+#: Arms of the papers' claims on the best model: EW (weights 1, the DRUW paper's baseline), static 0.5/0.5 (the
+#: dynamic-weights paper's baseline; compare.params of the benchmark) and every loss-based strategy.
+CLAIM_ARMS = ["ew", *LOSS_BASED]
+#: The static arm of ``whisper`` is the dynamic-weights paper's 0.5 per task.
+OVERRIDES["whisper"] = ["compare.params.static={weights: 0.5}"]
 GRADIENT_BASED = ["gradnorm", "pcgrad", "mgda", "famo"]
 DYNAMIC = {"softmax", "uw", "ruw", "rruw", "dwa", "druw", *GRADIENT_BASED}
 
@@ -162,6 +168,8 @@ def run_plans(name: str, recipe: dict, args: argparse.Namespace, seeds: list[int
         if args.gradient_strategies:
             plans.append((f"emodb_{name}_gradient", args.gradient_strategies.split(","), gradient_seeds, False))
         return plans
+    if name == "whisper":
+        return [(f"emodb_{name}", CLAIM_ARMS, seeds, [] if args.no_single_task else ["emotion"])]
     if name == "mlp_speed":
         return [(f"emodb_{name}", SPEED_ARMS[0], seeds, [] if args.no_single_task else SPEED_ARMS[1])]
     # the CPU-heavy models: arms and seeds of the benchmark recipe (a reduced budget, stated there)

@@ -272,3 +272,24 @@ def test_branch_refuses_input_longer_than_its_positions(tiny_model_bin):
     branch = whisper_branch(tiny_model_bin[0].parent)
     with pytest.raises(ConfigError, match="at most 0.32 s per input"):
         branch(torch.zeros(1, 16000))
+
+
+def test_features_list_shows_each_encoder_with_its_layers(tiny_model_bin, monkeypatch, capsys):
+    from emomtl.cli.main import main
+    from emomtl.features.whisper.checkpoint import variable_shapes
+
+    shapes = variable_shapes(tiny_model_bin[0], prefix="encoder/")
+    assert shapes["encoder/conv1/weight"] == (16, 8, 3) and "decoder/embeddings/weight" not in shapes
+    model = packages.PackagedWhisper(packages=(("fake_whisper_tiny", "model.bin"),), size=1, sha256="0")
+    monkeypatch.setattr(packages, "PACKAGED", {"tiny-test": model})
+    monkeypatch.setattr(packages, "available_models", lambda: ["tiny-test"])
+    monkeypatch.setattr(packages, "model_file", lambda name, model_dir=None: tiny_model_bin[0])
+    import emomtl.features.whisper.catalog as catalog
+
+    monkeypatch.setattr(catalog, "PACKAGED", packages.PACKAGED)
+    monkeypatch.setattr(catalog, "available_models", packages.available_models)
+    monkeypatch.setattr(catalog, "model_file", packages.model_file)
+    assert main(["features", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "whisper" in out and "logmel" in out
+    assert "tiny-test yes 2 0..2 16 8 50" in " ".join(out.split())

@@ -38,7 +38,13 @@ def run_tune(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise ConfigError(f"--folds: need comma-separated fold numbers, got {args.folds!r}") from error
     out = args.out or Path(recipe["output"]["dir"]) / f"{recipe['name']}-tune"
-    result = tune(recipe, space, args.trials, out, folds=folds, seed=args.seed, progress=not args.quiet)
+    def report(number: int, state: str, value: float | None, per_fold: list[float]) -> None:
+        if not args.quiet:
+            shown = "-" if value is None else f"{value:.4f}"
+            console.print(f"trial {number + 1}/{args.trials} {state.lower()}: {shown} over {len(per_fold)} fold(s)")
+
+    result = tune(recipe, space, args.trials, out, folds=folds, seed=args.seed, progress=not args.quiet,
+                  on_trial=report)
     console.print(f"best validation {recipe['train']['select_metric']} = {result.best_value:.4f} with "
                   f"{' '.join(result.best_overrides)}")
     console.print(f"trials: {out / 'trials.csv'}  chosen recipe: {out / 'best_recipe.yaml'}")

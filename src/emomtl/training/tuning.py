@@ -141,7 +141,7 @@ class TuneResult:
 
 
 def tune(recipe: dict[str, Any], space: list[Param], trials: int, out_dir: Path, folds: list[int] | None = None,
-         seed: int = 0, progress: bool = False) -> TuneResult:
+         seed: int = 0, progress: bool = False, on_trial: Any = None) -> TuneResult:
     """Search ``space`` for ``trials`` trials on validation speakers of the chosen folds (default: every fold).
 
     Writes ``trials.csv`` (one row per trial: values, per-fold validation values, state), ``best_recipe.yaml``
@@ -189,7 +189,9 @@ def tune(recipe: dict[str, Any], space: list[Param], trials: int, out_dir: Path,
         fold_values[trial.number] = got
         return float(np.mean(got))
 
-    study.optimize(objective, n_trials=trials, catch=())
+    callbacks = [lambda _, trial: on_trial(trial.number, trial.state.name, trial.value, fold_values.get(trial.number, []))
+                 ] if on_trial else []
+    study.optimize(objective, n_trials=trials, catch=(), callbacks=callbacks)
     table = study.trials_dataframe(attrs=("number", "value", "state", "params"))
     table["fold_values"] = [json.dumps(fold_values.get(int(n), [])) for n in table["number"]]
     for param in space:  # categorical choices are sampled by index: show the value itself

@@ -31,9 +31,18 @@ def read_variables(path: str | Path, prefix: str = "") -> tuple[str, dict[str, n
 
     Other variables are skipped without being read, so taking the encoder of a Whisper file costs only its bytes.
     """
-    path = Path(path)
+    spec, found = _scan(Path(path), prefix, read=True)
+    return spec, found  # type: ignore[return-value]
+
+
+def variable_shapes(path: str | Path, prefix: str = "") -> dict[str, tuple[int, ...]]:
+    """``{variable name: shape}`` from the file's headers alone (no weights are read)."""
+    return _scan(Path(path), prefix, read=False)[1]  # type: ignore[return-value]
+
+
+def _scan(path: Path, prefix: str, read: bool) -> tuple[str, dict[str, np.ndarray | tuple[int, ...]]]:
     size = path.stat().st_size
-    variables: dict[str, np.ndarray] = {}
+    variables: dict[str, np.ndarray | tuple[int, ...]] = {}
     with open(path, "rb") as handle:
         try:
             version = _unpack(handle, "<I")
@@ -51,8 +60,10 @@ def read_variables(path: str | Path, prefix: str = "") -> tuple[str, dict[str, n
                 if handle.tell() + nbytes > size:
                     raise CTranslate2FormatError(f"{path}: variable {name!r} runs past the end of the file "
                                                  f"(truncated or incomplete file)")
-                if not name.startswith(prefix):
+                if not name.startswith(prefix) or not read:
                     handle.seek(nbytes, 1)
+                    if name.startswith(prefix):
+                        variables[name] = tuple(shape)
                     continue
                 if dtype_id not in DTYPES:
                     raise CTranslate2FormatError(f"{path}: variable {name!r} has unknown dtype id {dtype_id}")

@@ -25,7 +25,7 @@ FRAMES_PER_SECOND = SAMPLE_RATE / HOP_LENGTH / 2
 CHUNK_SECONDS = 30
 
 
-def layer_count(variables: dict[str, np.ndarray]) -> int:
+def layer_count(variables: dict[str, object]) -> int:
     """How many transformer layers the encoder variables hold."""
     count = 0
     while f"encoder/layer_{count}/ffn/linear_0/weight" in variables:
