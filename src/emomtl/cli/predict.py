@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     speakers.add_argument("--speaker-from-dir", action="store_true",
                           help="the speaker of a file is the name of its folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
+                        help="torch: checkpoints; onnxruntime: folders written by `emomtl export --format onnx` "
+                             "(or their model.onnx), run without torch in the model (default: torch)")
     parser.set_defaults(handler=run_predict)
 
 
@@ -53,7 +56,10 @@ def run_predict(args: argparse.Namespace) -> int:
     checkpoints, inputs = split_arguments(args.checkpoint, args.inputs)
     if args.workers < 1:
         raise ConfigError(f"predict --workers: must be at least 1, got {args.workers}")
-    recognizer = Recognizer.from_checkpoints([resolve_checkpoint(p) for p in checkpoints])
+    if args.backend == "onnxruntime":
+        recognizer = Recognizer.from_onnx(checkpoints)
+    else:
+        recognizer = Recognizer.from_checkpoints([resolve_checkpoint(p) for p in checkpoints])
     files = expand_inputs(inputs)
     if not files:
         raise ConfigError(f"predict: no audio files found in {inputs}")

@@ -20,11 +20,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out", type=Path, default=None, metavar="DIR", help="write the report here (default: RUN_DIR)"
     )
     parser.add_argument("--title", default=None, help="page title (default: 'emomtl report: <recipe name>')")
+    parser.add_argument("--format", choices=["both", "md", "html"], default="both",
+                        help="write report.md, report.html or both (default: both)")
     parser.set_defaults(handler=run_report)
 
 
 def run_report(args: argparse.Namespace) -> int:
-    paths = build_report(args.run_dir, args.out, title=args.title)
-    print(f"markdown: {paths.markdown}")
-    print(f"html:     {paths.html}")
+    formats = ("md", "html") if args.format == "both" else (args.format,)
+    paths = build_report(args.run_dir, args.out, title=args.title, formats=formats)
+    if "md" in formats:
+        print(f"markdown: {paths.markdown}")
+    if "html" in formats:
+        print(f"html:     {paths.html}")
     return 0

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,12 @@ class Member:
                 spec.eval_crop = "windows"
         return cls(name, bundle.recipe, bundle.tasks, bundle.model, bundle.specs, bundle.standardizer, featurizer)
 
+    def outputs(self, inputs: dict[str, list[np.ndarray]], rows: np.ndarray, standardizer: Standardizer,
+                batch_size: int, max_windows: int | None) -> dict[str, np.ndarray]:
+        """Per-row task outputs (probabilities / values) of this member's model."""
+        return predict_outputs(self.model, inputs, rows, self.specs, standardizer, self.tasks,
+                               batch_size=batch_size, max_windows=max_windows)
+
 
 def _task_signature(tasks: list[TaskSpec]) -> dict[str, tuple[Any, ...]]:
     return {t.name: (t.kind, tuple(t.classes or ()), tuple(t.columns or ())) for t in tasks}
@@ -63,13 +69,13 @@ class Recognizer:
     """Predict every task of a trained model (or the average of an ensemble of models) for new recordings."""
 
     def __init__(self, state: dict[str, Any] | Sequence[dict[str, Any]], max_windows: int | None = None,
-                 names: Sequence[str] | None = None) -> None:
+                 names: Sequence[str] | None = None, member_type: Any = Member) -> None:
         states = [state] if isinstance(state, dict) else list(state)
         if not states:
             raise ConfigError("Recognizer: no checkpoint given")
         names = list(names) if names is not None else [f"member {i}" for i in range(len(states))]
         self.featurizers: list[Featurizer] = []
-        self.members = [Member.from_state(s, name, self._featurizer_for(Recipe.parse(s["recipe"])))
+        self.members = [member_type.from_state(s, name, self._featurizer_for(Recipe.parse(s["recipe"])))
                         for s, name in zip(states, names)]
         self._check_tasks()
         first = self.members[0]
@@ -93,6 +99,16 @@ class Recognizer:
         """An ensemble: class probabilities and regression values averaged over the checkpoints."""
         paths = list(paths)
         return cls([load_checkpoint(Path(p)) for p in paths], names=[str(p) for p in paths], **options)
+
+    @classmethod
+    def from_onnx(cls, path: str | Path | Sequence[str | Path], threads: int | None = None,
+                  **options: Any) -> "Recognizer":
+        """An ``emomtl export --format onnx`` folder (or its ``model.onnx`` / ``model.json``), or a list of them for an
+        ensemble, run by onnxruntime (``threads``: its intra-op threads; default: onnxruntime's choice)."""
+        from emomtl.inference.onnx_backend import OnnxMember, load_exports
+
+        paths = [path] if isinstance(path, (str, Path)) else list(path)
+        return cls(load_exports(paths, threads), names=[str(p) for p in paths], member_type=OnnxMember, **options)
 
     # ------------------------------------------------------------- set-up
     def _featurizer_for(self, recipe: Recipe) -> int:
@@ -161,11 +177,9 @@ class Recognizer:
         inputs = {name: [row[member.featurizer][name] for row in features] for name in member.specs}
         standardizer = self._standardizer(member, inputs, speakers)
         parts = [{t.name: np.zeros((0, t.output_dim), dtype=np.float32) for t in member.tasks}]
-        with torch.no_grad():
-            for start in range(0, len(features), batch_size):  # bounded memory: windows of one block at a time
-                rows = np.arange(start, min(start + batch_size, len(features)))
-                parts.append(predict_outputs(member.model, inputs, rows, member.specs, standardizer, member.tasks,
-                                             batch_size=batch_size, max_windows=self.max_windows))
+        for start in range(0, len(features), batch_size):  # bounded memory: windows of one block at a time
+            rows = np.arange(start, min(start + batch_size, len(features)))
+            parts.append(member.outputs(inputs, rows, standardizer, batch_size, self.max_windows))
         return {t.name: np.concatenate([p[t.name] for p in parts]) for t in member.tasks}
 
     def _predict(self, features: list[list[Features]], speakers: np.ndarray | None = None,
@@ -198,6 +212,58 @@ class Recognizer:
         """Predictions for one in-memory signal ((samples,) or (channels, samples))."""
         features = signal_features(self.featurizers, signal, sampling_rate, name=file, text=text, video=video)
         return self._frame(self._predict([features]), [file])
+
+    def stream_window(self) -> tuple[float, float]:
+        """(window, hop) in seconds of the first model's windowed input (training length, ``window_hop`` or half)."""
+        featurizer = self.featurizers[self.members[0].featurizer]
+        for name, spec in self.specs.items():
+            rate = featurizer.extractors[name].frames_per_second
+            if spec.length and spec.time_axis is not None and rate:
+                hop = spec.window_hop or max(1, spec.length // 2)
+                return spec.length / rate, hop / rate
+        raise ConfigError("process_stream: the model has no windowed time input; pass window_seconds= and "
+                          "hop_seconds=")
+
+    def process_stream(self, chunks: Iterable[np.ndarray], sampling_rate: int, *, window_seconds: float | None = None,
+                       hop_seconds: float | None = None) -> Iterator[pd.DataFrame]:
+        """Predictions for windows of a signal that arrives in chunks, yielded as soon as each window is complete.
+
+        Windows start every ``hop_seconds`` and last ``window_seconds`` (default: :meth:`stream_window`); when the
+        stream ends, a last window aligned to its end covers any samples the others missed (a stream shorter than a
+        window gives one short window), as the windows of a whole file do. Each window's row equals
+        :meth:`process_signal` of that window's samples; its index is ``(start, end)`` in seconds. Memory stays
+        bounded by one window of audio.
+        """
+        if window_seconds is None or hop_seconds is None:
+            default_window, default_hop = self.stream_window()
+            window_seconds = default_window if window_seconds is None else window_seconds
+            hop_seconds = default_hop if hop_seconds is None else hop_seconds
+        window = max(1, int(round(window_seconds * sampling_rate)))
+        hop = max(1, int(round(hop_seconds * sampling_rate)))
+        buffer = np.zeros(0, dtype=np.float32)
+        offset = next_start = 0  # sample index of buffer[0]; start of the next window
+        last_end = 0
+
+        def emit(start: int, end: int) -> pd.DataFrame:
+            piece = buffer[start - offset : end - offset]
+            frame = self.process_signal(piece, sampling_rate, file=f"<stream {start / sampling_rate:.3f}s>")
+            frame.index = pd.MultiIndex.from_tuples([(start / sampling_rate, end / sampling_rate)],
+                                                    names=["start", "end"])
+            return frame
+
+        for chunk in chunks:
+            samples = np.asarray(chunk, dtype=np.float32)
+            samples = samples.mean(axis=0) if samples.ndim == 2 else samples.reshape(-1)
+            buffer = np.concatenate([buffer, samples])
+            while offset + len(buffer) >= next_start + window:
+                yield emit(next_start, next_start + window)
+                last_end = next_start + window
+                next_start += hop
+            keep_from = max(offset, min(next_start, offset + len(buffer) - window))
+            buffer, offset = buffer[keep_from - offset :], keep_from
+        total = offset + len(buffer)
+        if total > last_end:
+            yield emit(max(0, total - window), total)
 
     def process_file(self, path: str | Path, *, text: str | None = None, video: str | None = None,
                      speaker: str | None = None) -> pd.DataFrame:

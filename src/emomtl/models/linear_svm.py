@@ -88,7 +88,7 @@ class LinearSVM(MultiTaskModel):
             value = inputs[key]
             if value.dim() == 3 and self.layer is not None:
                 value = value[:, self.layer]
-            parts.append(value.reshape(len(value), -1))
+            parts.append(value.flatten(1))  # not len(value): keeps the batch dimension dynamic in torch.export
         return torch.cat(parts, dim=1)
 
     def set_linear(self, task: str, weight: torch.Tensor, bias: torch.Tensor) -> None:

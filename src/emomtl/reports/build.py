@@ -19,8 +19,11 @@ class ReportPaths:
     html: Path
 
 
-def build_report(run_dir: Path | str, out_dir: Path | str | None = None, title: str | None = None) -> ReportPaths:
+def build_report(run_dir: Path | str, out_dir: Path | str | None = None, title: str | None = None,
+                 formats: tuple[str, ...] = ("md", "html")) -> ReportPaths:
     """Read ``run_dir``; write ``report.md``, its figures and ``report.html`` into ``out_dir`` (default: ``run_dir``).
+
+    ``formats``: which of ``md`` (with its figures) and ``html`` to write.
 
     Raises :class:`emomtl.reports.load.RunDirError` when ``run_dir`` has no ``results.csv``.
     """
@@ -36,6 +39,8 @@ def build_report(run_dir: Path | str, out_dir: Path | str | None = None, title: 
         (figure_dir / f"{figure.name}.png").write_bytes(figure.png)
 
     paths = ReportPaths(markdown=out / "report.md", html=out / "report.html")
-    paths.markdown.write_text(render_markdown(report, FIGURE_FOLDER), encoding="utf-8")
-    paths.html.write_text(render_html(report), encoding="utf-8")
+    if "md" in formats:
+        paths.markdown.write_text(render_markdown(report, FIGURE_FOLDER), encoding="utf-8")
+    if "html" in formats:
+        paths.html.write_text(render_html(report), encoding="utf-8")
     return paths

@@ -12,6 +12,7 @@ from emomtl.reports.confusion import confusion_matrix
 from emomtl.reports.document import Cell, Figure, Paragraph, Report, Section, Table
 from emomtl.reports.formatting import column_label, higher_is_better
 from emomtl.reports.load import RunData, safe_name
+from emomtl.reports.per_class import per_class_table
 from emomtl.reports.plots import confusion_grid, loss_curves, weight_trajectories
 from emomtl.reports.tables import detail_table, natural_key, per_fold_table, results_table
 
@@ -180,6 +181,10 @@ def _task_confusion_blocks(run: RunData, task: TaskColumns, best: str | None) ->
     if best in matrices:
         png = confusion_grid([(f"{task.name} · {best}", matrices[best])], panel_size=4.5)
         blocks.append(Figure(f"confusion_best_{safe_name(task.name)}", png, f"{task.name}: best strategy ({best})."))
+    for strategy, matrix in matrices.items():  # per-class results beside the matrices, best strategy first
+        if strategy == best or best not in matrices:
+            caption = f"{task.name} · {strategy}: per-class results pooled over folds and seeds."
+            blocks.append(per_class_table(matrix, caption))
     panels = [(f"{task.name} · {strategy}", matrix) for strategy, matrix in matrices.items()]
     png = confusion_grid(panels)
     blocks.append(Figure(f"confusion_{safe_name(task.name)}", png, f"{task.name}: every strategy with predictions."))
