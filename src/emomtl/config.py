@@ -30,6 +30,9 @@ _OPTIONAL_NUMBER = (int, float, type(None))
 
 Check = Callable[[Any], "str | None"]
 
+#: Where ``cv``/``compare`` run their jobs (``train.backend``, ``--backend``; ``emomtl.training.backends``).
+BACKENDS = ("local", "ray")
+
 
 def setting(default: Any, types: tuple[type, ...], check: Check | None = None) -> Any:
     """A recipe setting: its one default, the accepted YAML types and a value check (returns the allowed range)."""
@@ -192,6 +195,12 @@ class TrainSettings(Section):
     """Feature-extraction workers (>= 0; 0 means 2)."""
     devices: int = setting(1, (int,), at_least(1))
     """Data-parallel processes (>= 1)."""
+    backend: str = setting("local", (str,), one_of(*BACKENDS))
+    """Where ``cv``/``compare`` run their jobs: ``local`` (this machine) or ``ray`` (Ray tasks; ``pip install emomtl[ray]``)."""
+    cpus_per_job: int | None = setting(None, _OPTIONAL_INT, at_least(1, optional=True))
+    """``ray``: CPUs each job requests (>= 1, or null for a node's cores / ``--jobs``, else ``devices``)."""
+    gpus_per_job: int | None = setting(None, _OPTIONAL_INT, at_least(0, optional=True))
+    """``ray``: GPUs each job requests (>= 0, or null for ``devices`` when the cluster has GPUs, else 0)."""
     precision: str = setting("32-true", (str,))
     """Lightning Fabric precision of data-parallel training."""
     log_every: int = setting(10, (int,), at_least(1))

@@ -32,6 +32,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="data-parallel processes / GPUs per run (Lightning Fabric DDP; default: train.devices)")
 
 
+def _backend_options(parser: argparse.ArgumentParser) -> None:
+    from emomtl.config import BACKENDS
+
+    parser.add_argument("--backend", choices=BACKENDS, default=None,
+                        help="where runs execute: local processes or Ray tasks (default: train.backend, local)")
+    parser.add_argument("--address", help="--backend ray: join this running Ray cluster (e.g. 10.0.0.1:6379; "
+                                          "default: RAY_ADDRESS, else a local Ray instance)")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train and test one split of the recipe's protocol")
     _common(train)
@@ -40,10 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     cv = subparsers.add_parser("cv", help="every fold of the protocol x seeds; pooled and mean ± std results")
     _common(cv)
+    _backend_options(cv)
     cv.set_defaults(handler=run_cv, command_name="cv")
 
     compare = subparsers.add_parser("compare", help="several weighting strategies (and single-task baselines) on identical folds")
     _common(compare)
+    _backend_options(compare)
     compare.add_argument("--weightings", help="comma-separated strategies (default: compare.weightings)")
     compare.add_argument("--single-task", action="store_true", default=None, help="add one single-task baseline per scored task")
     compare.add_argument("--models", help="comma-separated other models run as arms on the same folds, e.g. linear_svm "
@@ -134,7 +145,7 @@ def run_cv(args: argparse.Namespace) -> int:
 
     recipe, out, seeds = _setup(args)
     results = run_experiment(recipe, out, seeds=seeds, resume=not args.no_resume, progress=not args.quiet,
-                             jobs=args.jobs, devices=args.devices)
+                             jobs=args.jobs, devices=args.devices, backend=args.backend, address=args.address)
     return _finish(args, results, out)
 
 
@@ -147,5 +158,5 @@ def run_compare(args: argparse.Namespace) -> int:
     models = args.models.split(",") if args.models else list(recipe.compare.models or [])
     results = run_experiment(recipe, out, weightings=weightings, single_task=single, seeds=seeds,
                              resume=not args.no_resume, progress=not args.quiet, jobs=args.jobs, models=models,
-                             devices=args.devices)
+                             devices=args.devices, backend=args.backend, address=args.address)
     return _finish(args, results, out)

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
-import os
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from collections.abc import Sequence
 from typing import Any, Callable
 
@@ -28,7 +24,7 @@ from emomtl.errors import ConfigError
 from emomtl.evaluation.metrics import SUMMARY_METRICS
 from emomtl.models.registry import model_class
 from emomtl.models.tasks import TaskSpec
-from emomtl.training.loop import SplitJob, train_split
+from emomtl.training.backends import Backend, LocalBackend, make_backend
 from emomtl.training.prepare import PreparedCorpus
 from emomtl.weighting.registry import STRATEGIES, parameters as strategy_parameters
 
@@ -160,43 +156,36 @@ def result_row(arm: Arm, split: Split, seed: int, table: pd.DataFrame, metrics: 
     return row
 
 
-_WORKER_PREPARED: PreparedCorpus | None = None
-
-
-def _init_worker(prepared: PreparedCorpus, threads: int) -> None:
-    """Give a worker process the corpus once, instead of with every job."""
-    import torch
-
-    global _WORKER_PREPARED
-    _WORKER_PREPARED = prepared
-    torch.set_num_threads(threads)
-
-
-def _run_job(job: SplitJob, resume: bool) -> dict[str, Any]:
-    return train_split(dataclasses.replace(job, prepared=_WORKER_PREPARED), resume=resume)
-
-
 def run_experiment(
     recipe: Recipe | dict[str, Any], run_dir: Path, weightings: list[str] | None = None, single_task: bool | Sequence[str] = False,
     seeds: list[int] | None = None, resume: bool = True, progress: bool = False, prepared: PreparedCorpus | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None, jobs: int = 1,
     models: Sequence[str | dict[str, Any]] = (), devices: int | None = None,
+    backend: str | Backend | None = None, address: str | None = None,
 ) -> pd.DataFrame:
     """Run every arm on every fold and seed; returns (and writes) ``results.csv``.
 
     ``jobs > 1`` trains that many runs at once in worker processes (each with ``cores / jobs`` threads),
     which keeps both cores busy with small models; results are identical to ``jobs=1``.
     ``devices`` (default ``train.devices``) > 1 trains each run data-parallel on that many processes / GPUs
-    (DDP, as ``emomtl train`` does), one run after another; it excludes ``jobs > 1``.
+    (DDP, as ``emomtl train`` does), one run after another; it excludes ``jobs > 1`` on the local backend.
+    ``backend`` (default ``train.backend``): ``local`` (this machine) or ``ray`` (every run a Ray task, on a local Ray
+    instance or the cluster at ``address``; ``jobs`` then means runs at once per node), or a ``Backend`` object;
+    see ``training.backends``.
     """
     from emomtl.training.plan import plan_experiment
 
+    settings = as_recipe(recipe).train
+    devices = int(devices or settings.devices or 1)
+    runner = backend if isinstance(backend, Backend) else make_backend(
+        backend or settings.backend, jobs=jobs, devices=devices, resume=resume, progress=progress, address=address,
+        cpus_per_job=settings.cpus_per_job, gpus_per_job=settings.gpus_per_job)
+    runner.check()  # e.g. Ray missing, or GPUs the cluster lacks: before any feature extraction
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     plan = plan_experiment(recipe, run_dir, weightings, single_task, seeds, prepared, progress, models)
-    devices = int(devices or plan.recipe.train.devices or 1)
-    if devices > 1:
-        check_data_parallel(plan.arms, devices, jobs)
+    if devices > 1:  # Ray runs jobs side by side on other CPUs / GPUs: there only the strategies are checked
+        check_data_parallel(plan.arms, devices, jobs if isinstance(runner, LocalBackend) else 1)
     prepared = plan.prepared
     save_recipe(plan.recipe.to_dict(), run_dir / "config.yaml")
     (run_dir / "splits.json").write_text(json.dumps(
@@ -215,23 +204,6 @@ def run_experiment(
         if on_result:
             on_result(rows[index])
 
-    if devices > 1:
-        from emomtl.training.distributed import train_split_distributed
-
-        for index, (_, _, _, job) in enumerate(planned):
-            record(index, train_split_distributed(job, devices, resume=resume,
-                                                  precision=job.recipe.train.precision))
-    elif jobs <= 1:
-        for index, (_, _, _, job) in enumerate(planned):
-            record(index, train_split(job, resume=resume, progress=progress))
-    else:
-        context = multiprocessing.get_context("spawn")
-        threads = max(1, (os.cpu_count() or 1) // jobs)
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                 initargs=(prepared, threads)) as pool:
-            futures = {pool.submit(_run_job, dataclasses.replace(job, prepared=None), resume): index
-                       for index, (_, _, _, job) in enumerate(planned)}
-            for future in as_completed(futures):
-                record(futures[future], future.result())
+    runner.run([job for _, _, _, job in planned], record)
     rows = [r for r in rows if r is not None]
     return pd.DataFrame(rows)
