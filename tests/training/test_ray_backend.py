@@ -112,3 +112,11 @@ def test_backend_setting_is_checked_against_the_allowed_values(tmp_path):
 
     with pytest.raises(ConfigError, match=r"train.backend: 'slurm' must be one of \['local', 'ray'\]"):
         Recipe.parse(tiny_recipe(tmp_path, train={"backend": "slurm"}))
+
+
+def test_progress_counts_finished_running_queued_failed_and_retried_jobs():
+    from emomtl.training.ray_backend import JobProgress
+
+    display = JobProgress(total=6, finished=1, enabled=False)  # one job was finished before this run
+    display.finished, display.failed = 3, 1
+    assert display.describe(started=4, retries=2) == "finished 3  running 1  queued 1  failed 1  retried 2"

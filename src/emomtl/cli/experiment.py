@@ -27,7 +27,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-resume", action="store_true", help="start over instead of continuing an existing run")
     parser.add_argument("--no-report", action="store_true", help="do not write report.md / report.html")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or tables")
-    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once in worker processes (cv/compare)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once in worker processes (cv/compare; with --backend ray: "
+                                                              "runs at once per Ray node)")
     parser.add_argument("--devices", type=int, default=None,
                         help="data-parallel processes / GPUs per run (Lightning Fabric DDP; default: train.devices)")
 
