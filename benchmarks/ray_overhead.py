@@ -7,7 +7,10 @@ CNN on 16 log-mel bands) runs, from empty run folders, on each backend:
 
 * ``local, 1 process``: every job in the driver, one after another (``--jobs 1``);
 * ``local, N processes``: ``--jobs N`` spawned worker processes (``ProcessPoolExecutor``);
-* ``ray, N CPUs``: a local Ray instance with N CPUs, one CPU per job (``--backend ray``).
+* ``ray, N CPUs``: a local Ray instance with N CPUs, one CPU per job (``--backend ray``);
+* ``ray, N CPUs, warm workers``: the same experiment again in fresh run folders on the same Ray instance, whose
+  worker processes have imported torch and emomtl already (what every experiment after the first one on a running
+  cluster sees): the per-task cost without the workers' start.
 
 Features are extracted once, before any backend runs (``prepare`` row), and every backend gets that prepared
 corpus, as ``run_experiment`` does: the Ray backend puts it into the object store once (``ray.put`` row: time and
@@ -106,11 +109,14 @@ def main() -> None:
             del reference
             rows.append(measure(f"ray, {args.cpus} CPUs", args.cpus,
                                 lambda: experiment("ray", backend=RayBackend(cpus_per_job=1)), startup))
+            rows.append(measure(f"ray, {args.cpus} CPUs, warm workers", args.cpus,
+                                lambda: experiment("ray-again", backend=RayBackend(cpus_per_job=1))))
         finally:
             ray.shutdown()
     corpus_mb = len(pickle.dumps(prepared, protocol=5)) / 2**20
     table = pd.DataFrame(rows)
-    notes = (f"prepare (extract features once): {prepare_s:.2f} s for {len(prepared.table)} files; "
+    notes = ("Measured once on a shared 2-core machine (other jobs running): compare rows of one run, not runs. "
+             f"prepare (extract features once): {prepare_s:.2f} s for {len(prepared.table)} files; "
              f"ray.put of the prepared corpus: {put_s * 1000:.1f} ms, {corpus_mb:.2f} MB pickled")
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Ray {ray.__version__}"
 

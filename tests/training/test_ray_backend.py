@@ -120,3 +120,18 @@ def test_progress_counts_finished_running_queued_failed_and_retried_jobs():
     display = JobProgress(total=6, finished=1, enabled=False)  # one job was finished before this run
     display.finished, display.failed = 3, 1
     assert display.describe(started=4, retries=2) == "finished 3  running 1  queued 1  failed 1  retried 2"
+
+
+def test_compare_command_runs_on_ray_with_the_progress_display(local_ray, recipe, workspace, local_results):
+    from emomtl.cli.main import main
+    from emomtl.config import save_recipe
+
+    path = workspace / "tiny.yaml"
+    save_recipe(recipe, path)
+    out = workspace / "cli"
+    assert main(["compare", str(path), "--backend", "ray", "--weightings", "static", "--out", str(out),
+                 "--no-report"]) == 0
+    expected = _metrics(local_results[local_results["strategy"] == "static"])
+    pd.testing.assert_frame_equal(_metrics(pd.read_csv(out / "results.csv", dtype={"test_speakers": str,
+                                                                                     "val_speakers": str})),
+                                  expected, check_exact=False, atol=1e-6, check_dtype=False)

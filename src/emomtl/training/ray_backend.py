@@ -77,30 +77,35 @@ def check_resources(nodes: Sequence[dict[str, float]], cpus: int, gpus: int) -> 
                           f"offers that; {cluster}. Lower train.cpus_per_job (or --jobs / train.devices)")
 
 
-class JobTracker:
-    """A zero-CPU Ray actor that tasks report their start to: attempts per job (retries) and what is running."""
-
-    def __init__(self) -> None:
-        self.attempts: dict[int, int] = {}
-
-    def start(self, index: int) -> int:
-        self.attempts[index] = self.attempts.get(index, 0) + 1
-        return self.attempts[index]
-
-    def counts(self) -> dict[int, int]:
-        return dict(self.attempts)
+#: One line per start of a job's task, in its run folder: retries and "running" without a Ray actor (whose
+#: process start would cost seconds per experiment).
+ATTEMPTS_FILE = ".ray_attempts"
 
 
-def execute_job(job: SplitJob, prepared: PreparedCorpus, resume: bool, threads: int, tracker: Any, index: int,
+def start_attempt(out_dir: Path) -> int:
+    """Note one more start of the job in ``out_dir``; returns its attempt number (1, then 2 after a dead worker)."""
+    with open(Path(out_dir) / ATTEMPTS_FILE, "a") as handle:
+        handle.write("1\n")
+    return attempts(out_dir)
+
+
+def attempts(out_dir: Path) -> int:
+    """How many times the job in ``out_dir`` started in this run of the experiment (0: still queued)."""
+    try:
+        return (Path(out_dir) / ATTEMPTS_FILE).stat().st_size // 2
+    except FileNotFoundError:
+        return 0
+
+
+def execute_job(job: SplitJob, prepared: PreparedCorpus, resume: bool, threads: int,
                 job_function: JobFunction) -> dict[str, Any]:
-    """The Ray task: report the attempt, check the run folder is shared, train with the object store's corpus."""
-    import ray
+    """The Ray task: check the run folder is shared, note the attempt, train with the object store's corpus."""
     import torch
 
-    attempt = ray.get(tracker.start.remote(index))
     if not Path(job.out_dir).is_dir():
         raise ConfigError(f"run folder {job.out_dir} does not exist on node {socket.gethostname()}: the run directory "
                           "(--out) must be on storage shared by the driver and every Ray node")
+    attempt = start_attempt(job.out_dir)
     torch.set_num_threads(threads)
     # a retry (its worker died) continues from checkpoint_last.pt even under --no-resume
     return job_function(dataclasses.replace(job, prepared=prepared), resume or attempt > 1)
@@ -172,22 +177,26 @@ class RayBackend:
         if not todo:
             return
         corpus_refs = {id(corpus): ray.put(corpus) for corpus in shared_corpora([jobs[i] for i in todo])}
-        tracker = ray.remote(num_cpus=0)(JobTracker).remote()
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=self.max_retries)(execute_job)
         function = self.job_function or functools.partial(train_job, devices=self.devices, gpus=gpus)
-        pending = {}
+        pending: dict[Any, int] = {}
+        folders: dict[int, Path] = {}
         for index in todo:
             job = jobs[index]
             out_dir = Path(job.out_dir).resolve()
             out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / ATTEMPTS_FILE).unlink(missing_ok=True)  # attempts count within this run of the command
             remote_job = dataclasses.replace(job, prepared=None, out_dir=out_dir)
             ref = task.options(name=(job.label or f"job {index}")[:100]).remote(
-                remote_job, corpus_refs[id(job.prepared)], self.resume, cpus, tracker, index, function)
+                remote_job, corpus_refs[id(job.prepared)], self.resume, cpus, function)
             pending[ref] = index
+            folders[index] = out_dir
         failures: list[tuple[str, Exception]] = []
         with JobProgress(len(jobs), len(jobs) - len(todo), enabled=self.progress) as display:
             while pending:
-                done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+                if done:  # and every other job back by now
+                    done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
                 for ref in done:
                     index = pending.pop(ref)
                     try:
@@ -199,7 +208,7 @@ class RayBackend:
                         continue
                     record(index, metrics)
                     display.finished += 1
-                self.attempts = ray.get(tracker.counts.remote())
+                self.attempts = {index: count for index, folder in folders.items() if (count := attempts(folder))}
                 display.show(started=len(self.attempts), retries=sum(self.attempts.values()) - len(self.attempts))
         if failures:
             labels = ", ".join(label for label, _ in failures)
