@@ -4,7 +4,9 @@ The best epoch is chosen on the validation speakers (``train.select_metric``); t
 only scored once, with the best checkpoint, after training. ``resume=True`` continues from
 ``checkpoint_last.pt`` and ends with the same result as an uninterrupted run. ``train.ema_decay`` keeps an
 exponential moving average of the weights (updated after every optimiser step); that average is what is
-validated, tested and saved for inference.
+validated, tested and saved for inference. The model and batches live on Fabric's device (CUDA when Fabric runs
+there, else the CPU); the weighting strategy stays on the CPU and receives the losses there (a few scalars per step).
+``train.precision`` and ``train.channels_last``: :mod:`emomtl.training.precision`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from emomtl.training.evaluate import (combined_score, flatten_scores, prediction
 from emomtl.training.logs import RunLogger
 from emomtl.training.optim import (build_optimizer, build_scheduler, split_weighting_config, step_scheduler,
                                    upgrade_optimizer_state)
+from emomtl.training.precision import autocast, check_precision, float32_outputs, to_channels_last, to_device
 from emomtl.training.prepare import PreparedCorpus
 from emomtl.weighting import WeightingOutput, create as create_weighting
 from emomtl.weighting.step import shared_parameters_for, weigh, wants_losses_after, write_shared_gradients
@@ -96,6 +99,8 @@ class SplitTrainer:
         check_grad_clip(self.train_cfg.grad_clip)
         self.rank = fabric.global_rank if fabric else 0
         self.world_size = fabric.world_size if fabric else 1
+        self.device = torch.device(fabric.device) if fabric else torch.device("cpu")
+        self.precision = check_precision(self.train_cfg.precision, self.device.type)
         seed_everything(job.seed)
         self.specs = input_specs(recipe)
         self.targets = {t.name: t.encode(job.prepared.table) for t in job.tasks}
@@ -107,7 +112,9 @@ class SplitTrainer:
                                [job.prepared.views[f] for f in sorted(job.prepared.views)], job.split.train,
                                self.specs, speakers)
         self.input_shapes = model_input_shapes(job.prepared, self.specs, self.standardizer)
-        self.model = build_model(recipe.model, job.tasks, self.input_shapes)
+        self.model = build_model(recipe.model, job.tasks, self.input_shapes).to(self.device)
+        if self.train_cfg.channels_last:
+            to_channels_last(self.model)
         self.averaged = weight_average(self.model, self.train_cfg.ema_decay)
         name, params, weighting_optim = split_weighting_config(job.weighting)
         self.strategy = create_weighting(name, [t.name for t in job.tasks], task_kinds={t.name: t.kind for t in job.tasks},
@@ -193,9 +200,16 @@ class SplitTrainer:
         else:
             loss.backward()
 
+    def _forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The training forward pass, under ``train.precision``'s autocast (Fabric's own when Fabric runs)."""
+        if self.fabric:
+            return self.model(batch)
+        with autocast(self.precision, self.device.type):
+            return float32_outputs(self.model(batch))
+
     @torch.no_grad()
     def _losses_after(self, batch: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return self._losses(self.model(batch), targets, None, 1.0)
+        return self._losses(self._forward(batch), targets, None, 1.0)
 
     # one training step: batch -> forward -> losses -> weighting -> backward -> log
     def _batch(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], Any, float]:
@@ -207,7 +221,7 @@ class SplitTrainer:
         partners, lam = None, 1.0
         if augment.get("mixup"):
             batch, partners, lam = mixup_batch(batch, float(augment["mixup"]), rng)
-        return batch, make_targets(self.targets, rows), partners, lam
+        return to_device(batch, self.device), to_device(make_targets(self.targets, rows), self.device), partners, lam
 
     def _losses(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], partners: Any,
                 lam: float) -> dict[str, torch.Tensor]:
@@ -220,7 +234,7 @@ class SplitTrainer:
             else:
                 loss = mixed_task_loss(task, outputs[task.name], targets[task.name], partners, lam, weights)
             if loss is not None:
-                losses[task.name] = loss
+                losses[task.name] = loss.to("cpu")  # the strategy's device (a no-op on CPU)
         return losses
 
     def _optimise(self, losses: dict[str, torch.Tensor], shared: list[torch.nn.Parameter] | None) -> WeightingOutput:
@@ -262,7 +276,7 @@ class SplitTrainer:
         shared = shared_parameters_for(self.strategy, self.raw_model.shared_parameters)  # asked every epoch
         for rows in batches(order, cfg.batch_size, drop_last=len(order) > cfg.batch_size):
             batch, targets, partners, lam = self._batch(rows, rng)
-            losses = self._losses(self.model(batch), targets, partners, lam)
+            losses = self._losses(self._forward(batch), targets, partners, lam)
             if not losses:
                 continue
             out = self._optimise(losses, shared)
