@@ -198,6 +198,8 @@ class TrainSettings(Section):
     """Store 4-D convolution weights channels-last (NHWC; faster convolutions on oneDNN / cuDNN)."""
     log_every: int = setting(10, (int,), at_least(1))
     """Steps between rows of ``steps.csv`` (>= 1)."""
+    log_grad_norms: bool = setting(False, (bool,))
+    """Add each task's gradient norm on the shared parameters to ``steps.csv`` (one extra backward per task)."""
     augment: dict[str, Any] = setting({}, (dict,))
     """Training-time augmentation (``speed``, ``noise``, ``mixup``, ...; checked by ``training.augment``)."""
     score: str = setting("mean", (str,))

@@ -7,6 +7,7 @@ Only strategies whose ``ddp_safe`` flag is set are accepted (``emomtl weighting 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -23,7 +24,7 @@ def runs_through_fabric(devices: int) -> bool:
 
 
 def _worker(fabric: Any, job: SplitJob, resume: bool) -> dict[str, Any]:
-    torch.set_num_threads(1)
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // fabric.world_size))  # the cores shared by the processes
     return train_split(job, resume=resume, fabric=fabric)
 
 

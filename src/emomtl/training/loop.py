@@ -41,6 +41,7 @@ from emomtl.runtime.bundle import InferenceBundle
 from emomtl.runtime.predict import predict_outputs
 from emomtl.training.evaluate import (combined_score, flatten_scores, prediction_table, score_tasks, selection_sign,
                                       task_losses)
+from emomtl.training.grad_norms import task_gradient_norms
 from emomtl.training.logs import RunLogger
 from emomtl.training.optim import (build_optimizer, build_scheduler, split_weighting_config, step_scheduler,
                                    upgrade_optimizer_state)
@@ -104,7 +105,8 @@ class SplitTrainer:
         seed_everything(job.seed)
         self.specs = input_specs(recipe)
         self.targets = {t.name: t.encode(job.prepared.table) for t in job.tasks}
-        self.class_weights = {t.name: balanced_class_weights(self.targets[t.name][job.split.train], len(t.classes or []))
+        self.class_weights = {t.name: balanced_class_weights(self.targets[t.name][job.split.train],
+                                                             len(t.classes or [])).to(self.device)
                               for t in job.tasks if t.class_weight == "balanced"}  # training rows only
         speakers = job.prepared.table["speaker"].to_numpy()
         self.standardizer = Standardizer.fit(job.prepared.inputs, job.split.train, self.specs, speakers)
@@ -119,6 +121,9 @@ class SplitTrainer:
         name, params, weighting_optim = split_weighting_config(job.weighting)
         self.strategy = create_weighting(name, [t.name for t in job.tasks], task_kinds={t.name: t.kind for t in job.tasks},
                                          data_parallel=self.world_size > 1, **params)
+        if self.precision == "16-mixed" and self.strategy.needs_shared_parameters:
+            raise ConfigError(f"train.precision: '16-mixed' scales the loss, but weighting {name!r} computes and writes "
+                              "unscaled shared gradients; use 'bf16-mixed' (no scaler) or '32-true'")
         self.optimizer = build_optimizer(self.model.parameters(), recipe.optim, self.strategy.parameters(),
                                          weighting_optim)
         self.scheduler = build_scheduler(self.optimizer, recipe.scheduler, self.train_cfg.epochs)
@@ -131,6 +136,7 @@ class SplitTrainer:
         self.best: dict[str, Any] = {"value": -math.inf, "epoch": -1}
         self.history: list[dict[str, Any]] = []
         self.last_weights: dict[str, float] = {t.name: 1.0 for t in job.tasks}
+        self.grad_norms: dict[str, float] = {}  # of the last logged step (train.log_grad_norms)
 
     # ------------------------------------------------------------ checkpoints
     @property
@@ -239,13 +245,17 @@ class SplitTrainer:
 
     def _optimise(self, losses: dict[str, torch.Tensor], shared: list[torch.nn.Parameter] | None) -> WeightingOutput:
         """Weighting, backward pass, shared gradients, clipping, optimiser step and weight average."""
+        if self.train_cfg.log_grad_norms and (self.step + 1) % self.train_cfg.log_every == 0:  # a logged step
+            self.grad_norms = task_gradient_norms(losses, list(self.raw_model.shared_parameters()))
         self.optimizer.zero_grad(set_to_none=True)  # before the strategy: GradNorm sets its weights' gradients
         out = weigh(self.strategy, losses, shared, lambda: self.raw_model.last_shared_representation)
         self._backward(out.loss)
         write_shared_gradients(out, shared)
         if self.world_size > 1:
             self.strategy.all_reduce_grads()  # the strategy is not inside the DDP wrapper
-        if self.train_cfg.grad_clip:
+        if self.train_cfg.grad_clip and self.fabric:  # Fabric unscales 16-mixed gradients first
+            self.fabric.clip_gradients(self.model, self.optimizer, max_norm=self.train_cfg.grad_clip)
+        elif self.train_cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.train_cfg.grad_clip)
         self.optimizer.step()
         if self.averaged is not None:
@@ -263,6 +273,7 @@ class SplitTrainer:
             logger.step({"step": self.step, "epoch": self.epoch, "loss": float(out.loss.detach()),
                          **{f"{k}.loss": float(v.detach()) for k, v in losses.items()},
                          **{f"weight.{k}": v for k, v in self.last_weights.items()},
+                         **{f"grad_norm.{k}": v for k, v in self.grad_norms.items()},
                          **{f"extra.{k}": v for k, v in out.extras.items()}})
 
     def train_epoch(self, logger: RunLogger) -> dict[str, float]:
