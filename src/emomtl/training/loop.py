@@ -381,11 +381,14 @@ def refit_and_test(selected: SplitTrainer) -> dict[str, Any]:
                                 train_speakers=[*job.split.train_speakers, *job.split.validation_speakers],
                                 validation_speakers=[])
     settings = as_recipe(job.recipe)
-    recipe = dataclasses.replace(settings, train=dataclasses.replace(settings.train, epochs=epochs, early_stopping=None))
+    fabric = selected.fabric if selected.world_size == 1 else None  # one GPU: refit there; DDP: rank 0 alone, CPU
+    precision = settings.train.precision if fabric or settings.train.precision != "16-mixed" else "32-true"
+    recipe = dataclasses.replace(settings, train=dataclasses.replace(settings.train, epochs=epochs, early_stopping=None,
+                                                                     precision=precision))
     refit_dir = job.out_dir / "refit"
     shutil.rmtree(refit_dir, ignore_errors=True)
     refit_dir.mkdir(parents=True)
-    trainer = SplitTrainer(dataclasses.replace(job, recipe=recipe, split=split, out_dir=refit_dir))
+    trainer = SplitTrainer(dataclasses.replace(job, recipe=recipe, split=split, out_dir=refit_dir), fabric)
     with RunLogger(refit_dir, tensorboard=False, total_epochs=epochs, history=trainer.history) as logger:
         trainer.fit(logger)
     metrics = trainer.test()
