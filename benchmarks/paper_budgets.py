@@ -18,7 +18,10 @@ Models (the EMO-DB benchmark recipes of benchmarks/recipes/ brought back to the 
 
 Training runs on CUDA with ``train.precision`` (``--precision``, default ``bf16-mixed``) and data-parallel over
 every visible GPU (``train.devices``; Lightning Fabric DDP) when there are several. Writes
-``<out>/paper_budgets.{csv,json,md}`` (the columns of emodb_loso.py) and ``paper_budgets_gpu_estimate.*``.
+``<out>/paper_budgets.{csv,json,md}`` (the columns of emodb_loso.py), ``paper_budgets_gpu_estimate.*`` and
+``paper_budgets_<model>_curves.png`` (validation UA, task weights and per-task gradient norms on the shared layers,
+mean over folds: benchmarks/learning_curves.py; ``train.log_grad_norms`` is on, one extra backward per task every
+``train.log_every`` steps).
 
 GPU time estimate (``--estimate-only``, also written with every run): forward FLOPs per training clip from
 ``emomtl.models.summary`` (2 x MACs per second of audio x clip seconds), times 3 for forward + backward, times
@@ -41,6 +44,7 @@ import _common  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported)
 import pandas as pd
 import torch
 from _common import DEFAULT_DATA, ROOT, Timer, markdown_table, require_corpus, summarise, write_outputs
+from learning_curves import plot_learning_curves
 
 from emomtl.config import as_recipe, load_recipe
 from emomtl.models import build_model
@@ -90,9 +94,9 @@ def model_recipe(name: str, corpus: str, data: Path, out: Path, precision: str, 
     _, path, paper = MODELS[name]
     corpus_keys = demo_overrides(out) if corpus == "demo" else [f"data.root={data / 'emodb'}"]
     devices = max(1, torch.cuda.device_count())
-    smoke_keys = [*SMOKE[name], "train.epochs=1", "train.max_folds=2"] if smoke else []
+    smoke_keys = [*SMOKE[name], "train.epochs=1", "train.max_folds=2", "train.log_every=1"] if smoke else []
     return load_recipe(path, [*paper, *corpus_keys, "train.seeds=[0]", f"train.precision={precision}",
-                              f"train.devices={devices}", *smoke_keys, *(extra or [])])
+                              f"train.devices={devices}", "train.log_grad_norms=true", *smoke_keys, *(extra or [])])
 
 
 def clip_seconds(recipe: dict[str, Any]) -> float:
@@ -190,6 +194,7 @@ def main() -> None:
         print(f"{run_dir.name}: {timer.seconds:.0f} s wall time ({settings.train.devices} device(s), "
               f"{'cuda' if torch.cuda.is_available() else 'cpu'}, {settings.train.precision})", flush=True)
         rows.extend(summarise(run_dir, MODELS[name][0] + (" [smoke]" if args.smoke else "")))
+        print(plot_learning_curves(run_dir, args.out / f"paper_budgets_{name}{suffix}_curves.png"), flush=True)
     table = pd.DataFrame(rows)
     table = table[[c for c in COLUMN_ORDER if c in table.columns]]
     write_outputs(args.out, f"paper_budgets{suffix}", table,

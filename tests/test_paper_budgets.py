@@ -49,6 +49,8 @@ def test_smoke_run_on_the_demo_corpus_writes_the_result_tables(tmp_path):
     assert len(runs) == 2  # two folds
     assert all(len(pd.read_csv(run / "history.csv")) == 1 for run in runs)  # one epoch
     assert (tmp_path / "paper_budgets_smoke.md").read_text().startswith("| model")
+    assert (tmp_path / "paper_budgets_cnn_smoke_curves.png").stat().st_size > 10_000
+    assert "grad_norm.emotion" in pd.read_csv(runs[0] / "steps.csv").columns
 
 
 def test_full_budgets_refuse_to_start_without_a_gpu(tmp_path):
