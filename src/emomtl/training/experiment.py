@@ -187,7 +187,8 @@ def run_experiment(
     ``jobs > 1`` trains that many runs at once in worker processes (each with ``cores / jobs`` threads),
     which keeps both cores busy with small models; results are identical to ``jobs=1``.
     ``devices`` (default ``train.devices``) > 1 trains each run data-parallel on that many processes / GPUs
-    (DDP, as ``emomtl train`` does), one run after another; it excludes ``jobs > 1``.
+    (DDP, as ``emomtl train`` does), one run after another; it excludes ``jobs > 1``. With CUDA present and
+    ``jobs`` 1, every run goes through Fabric on the GPU (``train.precision`` selects mixed precision).
     """
     from emomtl.training.plan import plan_experiment
 
@@ -215,7 +216,9 @@ def run_experiment(
         if on_result:
             on_result(rows[index])
 
-    if devices > 1:
+    from emomtl.training.distributed import runs_through_fabric
+
+    if runs_through_fabric(devices) and jobs <= 1:
         from emomtl.training.distributed import train_split_distributed
 
         for index, (_, _, _, job) in enumerate(planned):
