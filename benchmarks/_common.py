@@ -16,6 +16,12 @@ import numpy as np
 import pandas as pd
 
 from emomtl.evaluation.aggregate import ensemble_predictions, pooled_metrics
+from emomtl.evaluation.metrics import HEADLINE_METRIC, METRIC_LABELS
+
+#: Column names of the benchmark tables, from the one metric vocabulary (evaluation/metrics.py).
+UA, WA, F1 = (f"{METRIC_LABELS[m]} %" for m in ("ua", "wa", "macro_f1"))
+#: The metric that ranks configurations: a classification task's headline metric.
+MAIN_METRIC = HEADLINE_METRIC["classification"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -87,12 +93,12 @@ def summarise(run_dir: Path, label: str, main_task: str = "emotion", extra_tasks
             "model": label if not ensemble_size else f"{label}, {ensemble_size}-seed ensemble "
                                                        f"({len(scores)} x {ensemble_size} seeds)",
             "strategy": strategy,
-            "UA %": pct([s["ua"] for s in scores]), "WA %": pct([s["wa"] for s in scores]),
-            "macro-F1 %": pct([s["macro_f1"] for s in scores]),
-            "UA % (seed ensemble)": f"{100 * ensemble['ua']:.1f}" if has_main else "-",
+            UA: pct([s[MAIN_METRIC] for s in scores]), WA: pct([s["wa"] for s in scores]),
+            F1: pct([s["macro_f1"] for s in scores]),
+            f"{UA} (seed ensemble)": f"{100 * ensemble[MAIN_METRIC]:.1f}" if has_main else "-",
         }
         if ensemble_size and has_main:  # the members on their own, every seed
-            row["UA % (single models, all seeds)"] = pct([pooled_metrics(p, main_task, "classification")["ua"]
+            row[f"{UA} (single models, all seeds)"] = pct([pooled_metrics(p, main_task, "classification")[MAIN_METRIC]
                                                          for p in predictions.values()])
         for task in extra_tasks:
             if f"{task}.true" in next(iter(predictions.values())).columns:
@@ -101,15 +107,15 @@ def summarise(run_dir: Path, label: str, main_task: str = "emotion", extra_tasks
                 row[f"{task} acc %"] = "-"
         weights = [c for c in group.columns if c.startswith("weight.")]
         row["final weights"] = " ".join(f"{c[7:]}={group[c].mean():.2f}" for c in weights if group[c].notna().any())
-        column = f"val.{main_task}.ua"
-        row["val UA %"] = pct(group.groupby("seed")[column].mean().tolist()) if column in group else "-"
+        column = f"val.{main_task}.{MAIN_METRIC}"
+        row[f"val {UA}"] = pct(group.groupby("seed")[column].mean().tolist()) if column in group else "-"
         row["_val_ua"] = float(group[column].mean()) if column in group and has_main else float("nan")
         per_seed = group.groupby("seed")[column].mean() if column in group and has_main else pd.Series(dtype=float)
         row["_val_se"] = float(per_seed.std(ddof=1) / np.sqrt(len(per_seed))) if len(per_seed) > 1 else 0.0
         row["train time (s)"] = f"{group['wall_time_s'].sum():.0f}"
         row["_seeds"] = len(predictions)
-        row["_ua_mean"] = float(np.mean([s["ua"] for s in scores]))
-        row["_ensemble_ua"] = float(ensemble["ua"])
+        row["_ua_mean"] = float(np.mean([s[MAIN_METRIC] for s in scores]))
+        row["_ensemble_ua"] = float(ensemble[MAIN_METRIC])
         rows.append(row)
     return rows
 

@@ -67,7 +67,10 @@ def best_multi(run_dir: Path) -> str:
 def compare(run_dir: Path, a: str, b: str) -> dict:
     results_a, predictions_a = arm_runs(run_dir, a)
     results_b, predictions_b = arm_runs(run_dir, b)
-    seeds = sorted(set(predictions_a) & set(predictions_b))
+    folds = set(results_a["fold"]) | set(results_b["fold"])
+    complete = lambda results: {s for s, g in results.groupby("seed") if set(g["fold"]) == folds}  # noqa: E731
+    seeds = sorted(complete(results_a) & complete(results_b) & set(predictions_a) & set(predictions_b))
+    results_a, results_b = results_a[results_a["seed"].isin(seeds)], results_b[results_b["seed"].isin(seeds)]
     ua_a = [pooled_metrics(predictions_a[s], "emotion", "classification")["ua"] for s in seeds]
     ua_b = [pooled_metrics(predictions_b[s], "emotion", "classification")["ua"] for s in seeds]
     paired = results_a.merge(results_b, on=["fold", "seed"], suffixes=("_a", "_b"))
@@ -76,7 +79,7 @@ def compare(run_dir: Path, a: str, b: str) -> dict:
         pd.concat([predictions_b[s].assign(seed=s) for s in seeds]), on=["path", "seed"], suffixes=("_a", "_b"))
     difference, low, high = bootstrap_difference(joined["emotion.true_a"], joined["emotion.pred_a"],
                                                  joined["emotion.pred_b"], resamples=2000)
-    return {"a": a, "b": b, "UA a %": pct(ua_a), "UA b %": pct(ua_b),
+    return {"a": a, "b": b, "seeds": len(seeds), "UA a %": pct(ua_a), "UA b %": pct(ua_b),
             "difference (points)": f"{100 * (np.mean(ua_a) - np.mean(ua_b)):+.1f}",
             "95 % CI (points)": f"[{100 * low:+.1f}, {100 * high:+.1f}]", "pairs": test.pairs, "_p": test.p_value,
             "_difference": float(np.mean(ua_a) - np.mean(ua_b))}

@@ -38,20 +38,29 @@ COMPARE = ("features={functionals: {kind: opensmile, feature_set: ComParE_2016, 
            "inputs={functionals: {standardize: speaker}}")
 
 
+def complete_seeds(run_dir: Path, arm: str) -> set[int]:
+    """Seeds whose every fold of ``arm`` has finished (a reused folder may still be running other seeds)."""
+    results = pd.read_csv(run_dir / "results.csv")
+    results = results[results["strategy"] == arm]
+    folds = set(pd.read_csv(run_dir / "results.csv")["fold"])
+    return {int(seed) for seed, group in results.groupby("seed") if set(group["fold"]) == folds}
+
+
 def pooled(run_dir: Path, arm: str, task: str = "emotion") -> list[float]:
-    """Pooled UA over the folds, one value per seed."""
-    return [pooled_metrics(p, task, "classification")["ua"] for p in run_predictions(run_dir, arm).values()
-            if f"{task}.true" in p]
+    """Pooled UA over the folds, one value per seed that finished every fold."""
+    seeds = complete_seeds(run_dir, arm)
+    return [pooled_metrics(p, task, "classification")["ua"] for seed, p in run_predictions(run_dir, arm).items()
+            if seed in seeds and f"{task}.true" in p]
 
 
 def row(corpus: str, model: str, normalisation: str, run_dir: Path, arm: str, seconds: float, **extra) -> dict:
     results = pd.read_csv(run_dir / "results.csv")
-    results = results[results["strategy"] == arm]
+    results = results[(results["strategy"] == arm) & results["seed"].isin(complete_seeds(run_dir, arm))]
     scores = pooled(run_dir, arm)
     gender = pooled(run_dir, arm, "gender") if arm != "single:emotion" else []
     return {"corpus": corpus, "model": model, "normalisation": normalisation, "UA %": pct(scores),
             "gender UA %": pct(gender) if gender else "-", "val UA %": pct([results["val.emotion.ua"].mean()])
-            if "val.emotion.ua" in results else "-", "seeds": len(scores), "wall time (s)": f"{seconds:.0f}",
+            if "val.emotion.ua" in results else "-", "seeds": len(scores), "wall time (s)": f"{seconds:.0f}" if np.isfinite(seconds) else "(reused)",
             "_ua": float(np.mean(scores)) if scores else float("nan"), **extra}
 
 
@@ -84,19 +93,33 @@ def probe_rows(corpus: str, base: list[str], runs: Path, jobs: int, normalisatio
     return rows, summary
 
 
-def learned_rows(corpus: str, base: list[str], runs: Path, seeds: list[int], jobs: int) -> list[dict]:
+def learned_rows(corpus: str, base: list[str], runs: Path, seeds: list[int], jobs: int,
+                 reuse: Path | None = None) -> list[dict]:
+    """The recipe's model, multi- and single-task with per-speaker statistics, multi-task without any.
+
+    ``reuse``: a finished ``emodb_loso.py --configs whisper`` folder whose ``ew`` (weights 1, the recipe's static
+    weights) and ``single:emotion`` arms are this corpus's per-speaker rows (same recipe, folds and seeds)."""
     rows = []
     for normalisation, standardize in (("per speaker", "speaker"), ("none (global)", "true")):
         extra = [f"inputs.whisper.standardize={standardize}"]
         if "whisper_global" in load_recipe(CORPORA[corpus], base)["features"]:
             extra.append("inputs.whisper_global.standardize=true")
         recipe = load_recipe(CORPORA[corpus], [*base, *extra])
-        run_dir = runs / corpus / f"mlp_{standardize}"
         own = recipe["weighting"]["name"]
-        with Timer() as timer:
-            run_experiment(recipe, run_dir, weightings=[own], single_task=["emotion"], seeds=seeds, jobs=jobs)
-        for arm, label in ((own, f"learned, multi-task ({own})"), ("single:emotion", "learned, single-task")):
-            rows.append(row(corpus, f"{label}, Whisper base", normalisation, run_dir, arm, timer.seconds))
+        arms = [(own, f"learned, multi-task ({own}, weights 1)")]
+        single = ["emotion"] if standardize == "speaker" else []
+        if single:
+            arms.append(("single:emotion", "learned, single-task"))
+        if reuse is not None and standardize == "speaker":
+            run_dir, seconds = reuse, float("nan")
+            arms = [("ew", arms[0][1]), *arms[1:]]
+        else:
+            run_dir = runs / corpus / f"mlp_{standardize}"
+            with Timer() as timer:
+                run_experiment(recipe, run_dir, weightings=[own], single_task=single, seeds=seeds, jobs=jobs)
+            seconds = timer.seconds
+        for arm, label in arms:
+            rows.append(row(corpus, f"{label}, Whisper base", normalisation, run_dir, arm, seconds))
     return rows
 
 
@@ -153,6 +176,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: probe,learned,anchor,cross,timing")
+    parser.add_argument("--reuse-emodb", type=Path, help="finished emodb_loso.py --configs whisper run folder whose "
+                                                          "ew and single:emotion arms are EMO-DB's per-speaker rows")
+    parser.add_argument("--name", default="encoders", help="output table name (default: encoders)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "benchmarks" / "encoders")
     args = parser.parse_args()
@@ -171,12 +197,13 @@ def main() -> None:
                 layer_rows += per_layer
                 rows.append(chosen)
         if "learned" not in skip:
-            rows += learned_rows(corpus, base, args.runs, seeds, args.jobs)
+            rows += learned_rows(corpus, base, args.runs, seeds, args.jobs,
+                                 args.reuse_emodb if corpus == "emodb" else None)
         if "anchor" not in skip:
             rows.append(anchor_row(corpus, base, args.runs, args.jobs))
     if "cross" not in skip and {"emodb", "turev-db"} <= set(roots):
         rows += cross_corpus_rows(args.data, args.runs, seeds, args.jobs)
-    for name, table in (("encoders", pd.DataFrame(rows)), ("encoders_layers", pd.DataFrame(layer_rows))):
+    for name, table in ((args.name, pd.DataFrame(rows)), (f"{args.name}_layers", pd.DataFrame(layer_rows))):
         if table.empty:
             continue
         table = table.drop(columns=[c for c in table.columns if c.startswith("_")]).fillna("-")

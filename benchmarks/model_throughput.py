@@ -5,6 +5,12 @@ Prints Markdown: per architecture, parameters, multiply-accumulates per second o
 is faster than real time). A few iterations each; the whole run takes about two to three minutes on 2 cores.
 
     python benchmarks/model_throughput.py [--iterations 3] [--with-encoders]
+    python benchmarks/model_throughput.py --precision-modes [--iterations 2] [--out benchmarks/results] [--note TEXT]
+
+``--precision-modes`` times only the three paper models' training steps in four modes instead: float32,
+bfloat16 autocast (``train.precision: bf16-mixed``), channels-last weights (``train.channels_last``) and both, and
+writes ``model_throughput_precision.{csv,json,md}`` under ``--out`` (``--note`` is printed under the table,
+e.g. the load the machine was under).
 
 ``bridge_fusion`` runs on precomputed HuBERT-large / DeBERTa-v3-large states (the CPU route through the feature
 cache); ``--with-encoders`` also times it with randomly initialised encoders of the large sizes built locally
@@ -32,6 +38,7 @@ from emomtl.models import build_model  # noqa: E402
 from emomtl.models.fft_conv import fft_conv1d, same_padding  # noqa: E402
 from emomtl.models.summary import example_inputs, summarize  # noqa: E402
 from emomtl.models.tasks import TaskSpec, task_loss  # noqa: E402
+from emomtl.training.precision import autocast, float32_outputs, to_channels_last  # noqa: E402
 
 
 @dataclass
@@ -168,6 +175,50 @@ def benchmark_case(case: Case, iterations: int) -> dict[str, Any]:
     }
 
 
+#: Training modes of ``--precision-modes``: (label, train.precision, train.channels_last).
+MODES = [("fp32", "32-true", False), ("bf16 autocast", "bf16-mixed", False), ("channels-last", "32-true", True),
+         ("bf16 + channels-last", "bf16-mixed", True)]
+#: The paper models among :func:`paper_cases` (audio-only wave model: the EMO-DB configuration).
+PAPER_MODELS = ("multi_exit_cnn", "cnn_blstm_att", "wave_av_lstm (UM-A")
+
+
+def train_samples_per_second(case: Case, precision: str, channels_last: bool, iterations: int) -> float:
+    """Training samples/s of ``case`` (forward + backward + Adam) under ``precision`` and memory layout."""
+    torch.manual_seed(0)
+    tasks = make_tasks(case.tasks)
+    model = build_model(case.config, tasks, case.input_shapes)
+    if channels_last:
+        to_channels_last(model)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    inputs = example_inputs(case.input_shapes, case.train_batch, seed=1)
+    targets = random_targets(tasks, case.train_batch)
+
+    def train_step() -> None:
+        model.train()
+        optimizer.zero_grad()
+        with autocast(precision, "cpu"):
+            outputs = float32_outputs(model(inputs))
+        losses = [task_loss(t, outputs[t.name], targets[t.name]) for t in tasks]
+        sum(loss for loss in losses if loss is not None).backward()
+        optimizer.step()
+
+    return case.train_batch / timed(train_step, iterations, warmup=1)
+
+
+def precision_rows(iterations: int) -> list[dict[str, Any]]:
+    """One row per paper model: training samples/s in every mode of :data:`MODES` and the best speed-up."""
+    rows = []
+    for case in [c for c in paper_cases(False) if c.label.startswith(PAPER_MODELS)]:
+        speeds = {label: train_samples_per_second(case, precision, channels_last, iterations)
+                  for label, precision, channels_last in MODES}
+        print(f"  done: {case.label}", flush=True, file=sys.stderr)
+        best = max(speeds, key=speeds.get)
+        rows.append({"architecture": case.label, "train batch": case.train_batch,
+                     **{f"{label} (samples/s)": f"{value:.3g}" for label, value in speeds.items()},
+                     "fastest": f"{best} ({speeds[best] / speeds['fp32']:.2f}x fp32)"})
+    return rows
+
+
 def fft_speedup() -> dict[str, str]:
     """The 500 ms layer of wave_av_lstm: 40 -> 40 maps, 4000 taps, 48,000 pooled samples (one 6 s clip)."""
     generator = torch.Generator().manual_seed(0)
@@ -198,7 +249,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=3, help="timed iterations per light model (default 3)")
     parser.add_argument("--with-encoders", action="store_true", help="also time bridge_fusion with large encoders")
+    parser.add_argument("--precision-modes", action="store_true",
+                        help="only the paper models' training samples/s in fp32, bf16 autocast and channels-last")
+    parser.add_argument("--out", default=None, help="--precision-modes: folder for model_throughput_precision.*")
+    parser.add_argument("--note", default="", help="--precision-modes: a line printed under the table")
     args = parser.parse_args()
+    if args.precision_modes:
+        print(f"# Training throughput by precision and memory layout (torch {torch.__version__}, "
+              f"{torch.get_num_threads()} threads, CPU, {args.iterations} timed steps after 1 warm-up)\n")
+        rows = precision_rows(args.iterations)
+        table = markdown(rows)
+        text = table + (f"\n\n{args.note}" if args.note else "") + "\n"
+        print(text)
+        if args.out:
+            import json
+            from pathlib import Path
+
+            import pandas as pd
+
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(rows).to_csv(out / "model_throughput_precision.csv", index=False)
+            (out / "model_throughput_precision.json").write_text(json.dumps(
+                {"rows": rows, "note": args.note, "torch": torch.__version__, "threads": torch.get_num_threads(),
+                 "iterations": args.iterations}, indent=2))
+            (out / "model_throughput_precision.md").write_text(text)
+        return
     print(f"# Model throughput (torch {torch.__version__}, {torch.get_num_threads()} threads)\n")
     print("## The 4000-tap (500 ms) convolution of wave_av_lstm, one 6 s clip\n")
     print(markdown([fft_speedup()]) + "\n")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-SCRIPTS = ["emodb_loso.py", "cross_language.py", "speed.py", "emodb_tuning.py", "wave_front_end.py"]
+SCRIPTS = ["emodb_loso.py", "cross_language.py", "speed.py", "emodb_tuning.py", "wave_front_end.py", "encoders.py"]
 
 
 def run_benchmark(script: str, data: Path, out: Path) -> subprocess.CompletedProcess:

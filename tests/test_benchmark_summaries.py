@@ -112,3 +112,16 @@ def test_svm_anchor_is_the_toolkit_model_run_as_a_compare_arm(modules, tmp_path,
     assert all(kwargs["models"] == ["linear_svm"] and kwargs["weightings"] == [] for _, _, kwargs in calls)
     assert [row["model"] for row in rows] == list(loso.SVM_ANCHORS)
     assert not hasattr(loso, "LinearSVC") and "sklearn" not in Path(loso.__file__).read_text()
+
+
+def test_claims_verdicts_follow_the_relation_and_the_corrected_p_value():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from claims import verdict
+
+    assert verdict(">", 0.02, 0.01) == "holds"
+    assert verdict(">", -0.02, 0.01).startswith("does not hold")
+    assert verdict(">", 0.02, 0.2).startswith("not shown")
+    assert verdict(">=", -0.01, 0.2).startswith("holds")
+    assert verdict(">=", -0.03, 0.01).startswith("does not hold")

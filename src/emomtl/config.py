@@ -201,10 +201,14 @@ class TrainSettings(Section):
     """``ray``: CPUs each job requests (>= 1, or null for a node's cores / ``--jobs``, else ``devices``)."""
     gpus_per_job: int | None = setting(None, _OPTIONAL_INT, at_least(0, optional=True))
     """``ray``: GPUs each job requests (>= 0, or null for ``devices`` when the cluster has GPUs, else 0)."""
-    precision: str = setting("32-true", (str,))
-    """Lightning Fabric precision of data-parallel training."""
+    precision: str = setting("32-true", (str,), one_of("32-true", "bf16-mixed", "16-mixed"))
+    """Numeric precision (``32-true``; ``bf16-mixed``: bfloat16 autocast, CPU or CUDA; ``16-mixed``: CUDA only)."""
+    channels_last: bool = setting(False, (bool,))
+    """Store 4-D convolution weights channels-last (NHWC; faster convolutions on oneDNN / cuDNN)."""
     log_every: int = setting(10, (int,), at_least(1))
     """Steps between rows of ``steps.csv`` (>= 1)."""
+    log_grad_norms: bool = setting(False, (bool,))
+    """Add each task's gradient norm on the shared parameters to ``steps.csv`` (one extra backward per task)."""
     augment: dict[str, Any] = setting({}, (dict,))
     """Training-time augmentation (``speed``, ``noise``, ``mixup``, ...; checked by ``training.augment``)."""
     score: str = setting("mean", (str,))

@@ -128,7 +128,9 @@ def run_train(args: argparse.Namespace) -> int:
     run = chosen[0]  # ``train`` writes the run straight into --out
     job = dataclasses.replace(run.job, out_dir=out, label=f"{run.arm.label} {run.split.name}")
     devices = args.devices or recipe.train.devices
-    if devices > 1:
+    from emomtl.training.distributed import runs_through_fabric
+
+    if runs_through_fabric(devices):
         from emomtl.training.distributed import train_split_distributed
 
         metrics = train_split_distributed(job, devices, resume=not args.no_resume, precision=recipe.train.precision)

@@ -10,7 +10,7 @@ from emomtl import __version__
 from emomtl.errors import EmomtlError
 
 #: Modules of :mod:`emomtl.cli` that add sub-commands (``register(subparsers)``).
-COMMAND_MODULES = ("data", "features", "recipe", "weighting", "model", "experiment", "tune", "report", "predict",
+COMMAND_MODULES = ("data", "features", "recipe", "weighting", "model", "experiment", "tune", "fuse", "report", "predict",
                    "export", "serve")
 
 

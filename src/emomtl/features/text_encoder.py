@@ -7,14 +7,13 @@ sentence-transformers does) or ``"cls"`` give one ``(hidden_size,)`` vector, opt
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emomtl.data.audio import PathLike
-from emomtl.features.base import FeatureExtractor, Options, require
-from emomtl.features.pretrained import check_layer, load_model, model_fingerprint, resolve_model, select_layer
+from emomtl.features.base import Options, require
+from emomtl.features.transcripts import TranscriptExtractor
+from emomtl.features.pretrained import check_layer, load_model, resolve_model, select_layer
 
 POOLINGS = ("none", "mean", "cls")
 
@@ -38,11 +37,10 @@ class TextEncoderOptions(Options):
         require(isinstance(self.max_length, int) and self.max_length > 2, setting, "max_length", "must be an int > 2")
 
 
-class TextEncoderExtractor(FeatureExtractor):
+class TextEncoderExtractor(TranscriptExtractor):
     """Output: ``(tokens, hidden_size)`` or ``(hidden_size,)`` float32 (input ``"text_states"``)."""
 
     kind = "text_encoder"
-    source = "text"
     Options = TextEncoderOptions
     parallel = "thread"
     max_workers = 1
@@ -55,14 +53,6 @@ class TextEncoderExtractor(FeatureExtractor):
     @property
     def time_axis(self) -> int | None:
         return 0 if self.options.pooling == "none" else None
-
-    def cache_identity(self) -> dict[str, Any]:
-        identity = {k: v for k, v in super().cache_identity().items() if k != "sample_rate"}
-        return {**identity, "model_fingerprint": model_fingerprint(self.options.model)}
-
-    def from_path(self, path: PathLike) -> np.ndarray:
-        """Features of a UTF-8 transcript file."""
-        return self.from_text(Path(path).read_text(encoding="utf-8").strip())
 
     def from_text(self, text: str) -> np.ndarray:
         import torch

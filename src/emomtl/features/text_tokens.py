@@ -9,14 +9,13 @@ the text encoder's own model (packaged name, local directory or hub id), so the 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emomtl.data.audio import PathLike
-from emomtl.features.base import FeatureExtractor, Options, require
-from emomtl.features.pretrained import model_fingerprint, resolve_model
+from emomtl.features.base import Options, require
+from emomtl.features.transcripts import TranscriptExtractor
+from emomtl.features.pretrained import resolve_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,11 +32,10 @@ class TextTokensOptions(Options):
                 setting, "max_length", "must be an int > 2")
 
 
-class TextTokensExtractor(FeatureExtractor):
+class TextTokensExtractor(TranscriptExtractor):
     """Output: ``(tokens,)`` int64 token ids of the ``text`` column (input ``"text_ids"``)."""
 
     kind = "text_tokens"
-    source = "text"
     Options = TextTokensOptions
     parallel = "thread"
     max_workers = 1
@@ -45,14 +43,6 @@ class TextTokensExtractor(FeatureExtractor):
     @property
     def input_name(self) -> str:
         return "text_ids"
-
-    def cache_identity(self) -> dict[str, Any]:
-        identity = {k: v for k, v in super().cache_identity().items() if k != "sample_rate"}
-        return {**identity, "model_fingerprint": model_fingerprint(self.options.model)}
-
-    def from_path(self, path: PathLike) -> np.ndarray:
-        """Token ids of a UTF-8 transcript file."""
-        return self.from_text(Path(path).read_text(encoding="utf-8").strip())
 
     def from_text(self, text: str) -> np.ndarray:
         if not isinstance(text, str):

@@ -13,6 +13,7 @@ from emomtl.reports.document import Cell, Figure, Paragraph, Report, Section, Ta
 from emomtl.reports.formatting import column_label, higher_is_better
 from emomtl.reports.load import RunData, safe_name
 from emomtl.reports.per_class import per_class_table
+from emomtl.reports.significance import significance_section
 from emomtl.reports.plots import confusion_grid, loss_curves, weight_trajectories
 from emomtl.reports.tables import detail_table, natural_key, per_fold_table, results_table
 
@@ -22,6 +23,7 @@ def build_document(run: RunData, title: str | None = None) -> Report:
     sections = [
         run_section(run),
         results_section(run),
+        *filter(None, [significance_section(run)]),
         per_fold_section(run),
         loss_section(run),
         weight_section(run),

@@ -13,6 +13,17 @@ def _to_probabilities(task: TaskSpec, output: torch.Tensor) -> torch.Tensor:
     return output.exp() if task.loss == "nll" else torch.softmax(output, dim=-1)
 
 
+def _device_of(model: torch.nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def _run(model: torch.nn.Module, batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """The model's outputs on ``batch`` (moved to the model's device), back on the CPU as float32."""
+    outputs = model({k: v.to(device) for k, v in batch.items()})
+    return {k: v.float().cpu() if torch.is_floating_point(v) else v.cpu() for k, v in outputs.items()}
+
+
 def _windowed_input(specs: dict[str, InputSpec]) -> str | None:
     names = [n for n, s in specs.items() if s.eval_crop == "windows" and s.length and s.time_axis is not None]
     return names[0] if len(names) == 1 and len(specs) == 1 else None
@@ -29,12 +40,13 @@ def predict_outputs(
     window outputs (probabilities or values) are averaged; otherwise one (centre-cropped) pass per utterance.
     """
     model.eval()
+    device = _device_of(model)
     windowed = _windowed_input(specs)
     collected: dict[str, list[torch.Tensor]] = {t.name: [] for t in tasks}
     if windowed is None:
         for start in range(0, len(rows), batch_size):
             batch = make_batch(inputs, rows[start : start + batch_size], specs, standardizer, train=False)
-            outputs = model(batch)
+            outputs = _run(model, batch, device)
             for task in tasks:
                 out = outputs[task.name]
                 collected[task.name].append(_to_probabilities(task, out) if task.kind == "classification" else out)
@@ -50,7 +62,7 @@ def predict_outputs(
     owner_index = torch.tensor(owner)
     for start in range(0, len(pieces), batch_size):
         tensor, _ = _stack(pieces[start : start + batch_size], spec)
-        outputs = model({windowed: tensor})
+        outputs = _run(model, {windowed: tensor}, device)
         for task in tasks:
             out = outputs[task.name]
             collected[task.name].append(_to_probabilities(task, out) if task.kind == "classification" else out)

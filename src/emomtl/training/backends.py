@@ -71,7 +71,8 @@ def _run_job(job: SplitJob, resume: bool) -> dict[str, Any]:
 @dataclass
 class LocalBackend:
     """This machine: one job after another (``workers=1``), ``workers`` spawned processes with ``cores / workers``
-    threads each, or one job after another on ``devices`` data-parallel processes (DDP, ``train.devices``)."""
+    threads each, or one job after another on ``devices`` data-parallel processes (DDP, ``train.devices``) or, with
+    CUDA present and ``workers=1``, through Fabric on the GPU."""
 
     workers: int = 1
     devices: int = 1
@@ -84,7 +85,9 @@ class LocalBackend:
                               f"use --jobs 1 with it (or train.devices=1 with --jobs {self.workers})")
 
     def run(self, jobs: Sequence[SplitJob], record: Record) -> None:
-        if self.devices > 1:
+        from emomtl.training.distributed import runs_through_fabric
+
+        if runs_through_fabric(self.devices) and self.workers <= 1:  # several processes, or CUDA present
             from emomtl.training.distributed import train_split_distributed
 
             for index, job in enumerate(jobs):

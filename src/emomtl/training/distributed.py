@@ -1,4 +1,4 @@
-"""Data-parallel training through Lightning Fabric (DDP; gloo on CPU, NCCL on GPU).
+"""Training through Lightning Fabric: on a GPU (one or several, DDP over NCCL) or several CPU processes (gloo).
 
 The same :class:`~emomtl.training.loop.SplitJob` runs on every process: each rank trains on its shard
 of every epoch's shuffled rows, gradients are averaged by DDP, rank 0 evaluates and writes files.
@@ -7,16 +7,24 @@ Only strategies whose ``ddp_safe`` flag is set are accepted (``emomtl weighting 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
 
 from emomtl.config import as_recipe
+from emomtl.training.precision import check_precision
 from emomtl.training.loop import SplitJob, train_split
 
 
+def runs_through_fabric(devices: int) -> bool:
+    """Whether runs go through :func:`train_split_distributed`: several processes, or any run when CUDA is present
+    (Fabric places the model and batches on the GPU; one CPU process trains without Fabric)."""
+    return devices > 1 or torch.cuda.is_available()
+
+
 def _worker(fabric: Any, job: SplitJob, resume: bool) -> dict[str, Any]:
-    torch.set_num_threads(1)
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // fabric.world_size))  # the cores shared by the processes
     return train_split(job, resume=resume, fabric=fabric)
 
 
@@ -33,8 +41,7 @@ def train_split_distributed(job: SplitJob, devices: int, resume: bool = True, pr
     if devices > 1:  # before any process is spawned (each worker's ``create`` checks again)
         require_ddp_safe(job.weighting.get("name", "static"))
     accelerator = "cuda" if torch.cuda.is_available() else "cpu"
-    if accelerator == "cpu":
-        precision = "32-true"  # mixed precision is a GPU feature here
+    precision = check_precision(precision, accelerator)  # bf16-mixed runs on CPU too; 16-mixed needs CUDA
     strategy: Any = "auto"
     if devices > 1:
         from lightning_fabric.strategies import DDPStrategy

@@ -168,7 +168,8 @@ def run_experiment(
     ``jobs > 1`` trains that many runs at once in worker processes (each with ``cores / jobs`` threads),
     which keeps both cores busy with small models; results are identical to ``jobs=1``.
     ``devices`` (default ``train.devices``) > 1 trains each run data-parallel on that many processes / GPUs
-    (DDP, as ``emomtl train`` does), one run after another; it excludes ``jobs > 1`` on the local backend.
+    (DDP, as ``emomtl train`` does), one run after another; it excludes ``jobs > 1`` on the local backend. With CUDA
+    present and ``jobs`` 1, every run goes through Fabric on the GPU (``train.precision`` selects mixed precision).
     ``backend`` (default ``train.backend``): ``local`` (this machine) or ``ray`` (every run a Ray task, on a local Ray
     instance or the cluster at ``address``; ``jobs`` then means runs at once per node), or a ``Backend`` object;
     see ``training.backends``.

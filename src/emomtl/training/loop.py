@@ -4,7 +4,9 @@ The best epoch is chosen on the validation speakers (``train.select_metric``); t
 only scored once, with the best checkpoint, after training. ``resume=True`` continues from
 ``checkpoint_last.pt`` and ends with the same result as an uninterrupted run. ``train.ema_decay`` keeps an
 exponential moving average of the weights (updated after every optimiser step); that average is what is
-validated, tested and saved for inference.
+validated, tested and saved for inference. The model and batches live on Fabric's device (CUDA when Fabric runs
+there, else the CPU); the weighting strategy stays on the CPU and receives the losses there (a few scalars per step).
+``train.precision`` and ``train.channels_last``: :mod:`emomtl.training.precision`.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ from emomtl.runtime.bundle import InferenceBundle
 from emomtl.runtime.predict import predict_outputs
 from emomtl.training.evaluate import (combined_score, flatten_scores, prediction_table, score_tasks, selection_sign,
                                       task_losses)
+from emomtl.training.grad_norms import task_gradient_norms
 from emomtl.training.logs import RunLogger
 from emomtl.training.optim import (build_optimizer, build_scheduler, split_weighting_config, step_scheduler,
                                    upgrade_optimizer_state)
+from emomtl.training.precision import autocast, check_precision, float32_outputs, to_channels_last, to_device
 from emomtl.training.prepare import PreparedCorpus
 from emomtl.weighting import WeightingOutput, create as create_weighting
 from emomtl.weighting.step import shared_parameters_for, weigh, wants_losses_after, write_shared_gradients
@@ -96,10 +100,13 @@ class SplitTrainer:
         check_grad_clip(self.train_cfg.grad_clip)
         self.rank = fabric.global_rank if fabric else 0
         self.world_size = fabric.world_size if fabric else 1
+        self.device = torch.device(fabric.device) if fabric else torch.device("cpu")
+        self.precision = check_precision(self.train_cfg.precision, self.device.type)
         seed_everything(job.seed)
         self.specs = input_specs(recipe)
         self.targets = {t.name: t.encode(job.prepared.table) for t in job.tasks}
-        self.class_weights = {t.name: balanced_class_weights(self.targets[t.name][job.split.train], len(t.classes or []))
+        self.class_weights = {t.name: balanced_class_weights(self.targets[t.name][job.split.train],
+                                                             len(t.classes or [])).to(self.device)
                               for t in job.tasks if t.class_weight == "balanced"}  # training rows only
         speakers = job.prepared.table["speaker"].to_numpy()
         self.standardizer = Standardizer.fit(job.prepared.inputs, job.split.train, self.specs, speakers)
@@ -107,11 +114,16 @@ class SplitTrainer:
                                [job.prepared.views[f] for f in sorted(job.prepared.views)], job.split.train,
                                self.specs, speakers)
         self.input_shapes = model_input_shapes(job.prepared, self.specs, self.standardizer)
-        self.model = build_model(recipe.model, job.tasks, self.input_shapes)
+        self.model = build_model(recipe.model, job.tasks, self.input_shapes).to(self.device)
+        if self.train_cfg.channels_last:
+            to_channels_last(self.model)
         self.averaged = weight_average(self.model, self.train_cfg.ema_decay)
         name, params, weighting_optim = split_weighting_config(job.weighting)
         self.strategy = create_weighting(name, [t.name for t in job.tasks], task_kinds={t.name: t.kind for t in job.tasks},
                                          data_parallel=self.world_size > 1, **params)
+        if self.precision == "16-mixed" and self.strategy.needs_shared_parameters:
+            raise ConfigError(f"train.precision: '16-mixed' scales the loss, but weighting {name!r} computes and writes "
+                              "unscaled shared gradients; use 'bf16-mixed' (no scaler) or '32-true'")
         self.optimizer = build_optimizer(self.model.parameters(), recipe.optim, self.strategy.parameters(),
                                          weighting_optim)
         self.scheduler = build_scheduler(self.optimizer, recipe.scheduler, self.train_cfg.epochs)
@@ -124,6 +136,7 @@ class SplitTrainer:
         self.best: dict[str, Any] = {"value": -math.inf, "epoch": -1}
         self.history: list[dict[str, Any]] = []
         self.last_weights: dict[str, float] = {t.name: 1.0 for t in job.tasks}
+        self.grad_norms: dict[str, float] = {}  # of the last logged step (train.log_grad_norms)
 
     # ------------------------------------------------------------ checkpoints
     @property
@@ -193,9 +206,16 @@ class SplitTrainer:
         else:
             loss.backward()
 
+    def _forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The training forward pass, under ``train.precision``'s autocast (Fabric's own when Fabric runs)."""
+        if self.fabric:
+            return self.model(batch)
+        with autocast(self.precision, self.device.type):
+            return float32_outputs(self.model(batch))
+
     @torch.no_grad()
     def _losses_after(self, batch: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return self._losses(self.model(batch), targets, None, 1.0)
+        return self._losses(self._forward(batch), targets, None, 1.0)
 
     # one training step: batch -> forward -> losses -> weighting -> backward -> log
     def _batch(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], Any, float]:
@@ -207,7 +227,7 @@ class SplitTrainer:
         partners, lam = None, 1.0
         if augment.get("mixup"):
             batch, partners, lam = mixup_batch(batch, float(augment["mixup"]), rng)
-        return batch, make_targets(self.targets, rows), partners, lam
+        return to_device(batch, self.device), to_device(make_targets(self.targets, rows), self.device), partners, lam
 
     def _losses(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], partners: Any,
                 lam: float) -> dict[str, torch.Tensor]:
@@ -220,18 +240,22 @@ class SplitTrainer:
             else:
                 loss = mixed_task_loss(task, outputs[task.name], targets[task.name], partners, lam, weights)
             if loss is not None:
-                losses[task.name] = loss
+                losses[task.name] = loss.to("cpu")  # the strategy's device (a no-op on CPU)
         return losses
 
     def _optimise(self, losses: dict[str, torch.Tensor], shared: list[torch.nn.Parameter] | None) -> WeightingOutput:
         """Weighting, backward pass, shared gradients, clipping, optimiser step and weight average."""
+        if self.train_cfg.log_grad_norms and (self.step + 1) % self.train_cfg.log_every == 0:  # a logged step
+            self.grad_norms = task_gradient_norms(losses, list(self.raw_model.shared_parameters()))
         self.optimizer.zero_grad(set_to_none=True)  # before the strategy: GradNorm sets its weights' gradients
         out = weigh(self.strategy, losses, shared, lambda: self.raw_model.last_shared_representation)
         self._backward(out.loss)
         write_shared_gradients(out, shared)
         if self.world_size > 1:
             self.strategy.all_reduce_grads()  # the strategy is not inside the DDP wrapper
-        if self.train_cfg.grad_clip:
+        if self.train_cfg.grad_clip and self.fabric:  # Fabric unscales 16-mixed gradients first
+            self.fabric.clip_gradients(self.model, self.optimizer, max_norm=self.train_cfg.grad_clip)
+        elif self.train_cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.train_cfg.grad_clip)
         self.optimizer.step()
         if self.averaged is not None:
@@ -249,6 +273,7 @@ class SplitTrainer:
             logger.step({"step": self.step, "epoch": self.epoch, "loss": float(out.loss.detach()),
                          **{f"{k}.loss": float(v.detach()) for k, v in losses.items()},
                          **{f"weight.{k}": v for k, v in self.last_weights.items()},
+                         **{f"grad_norm.{k}": v for k, v in self.grad_norms.items()},
                          **{f"extra.{k}": v for k, v in out.extras.items()}})
 
     def train_epoch(self, logger: RunLogger) -> dict[str, float]:
@@ -262,7 +287,7 @@ class SplitTrainer:
         shared = shared_parameters_for(self.strategy, self.raw_model.shared_parameters)  # asked every epoch
         for rows in batches(order, cfg.batch_size, drop_last=len(order) > cfg.batch_size):
             batch, targets, partners, lam = self._batch(rows, rng)
-            losses = self._losses(self.model(batch), targets, partners, lam)
+            losses = self._losses(self._forward(batch), targets, partners, lam)
             if not losses:
                 continue
             out = self._optimise(losses, shared)
@@ -356,11 +381,14 @@ def refit_and_test(selected: SplitTrainer) -> dict[str, Any]:
                                 train_speakers=[*job.split.train_speakers, *job.split.validation_speakers],
                                 validation_speakers=[])
     settings = as_recipe(job.recipe)
-    recipe = dataclasses.replace(settings, train=dataclasses.replace(settings.train, epochs=epochs, early_stopping=None))
+    fabric = selected.fabric if selected.world_size == 1 else None  # one GPU: refit there; DDP: rank 0 alone, CPU
+    precision = settings.train.precision if fabric or settings.train.precision != "16-mixed" else "32-true"
+    recipe = dataclasses.replace(settings, train=dataclasses.replace(settings.train, epochs=epochs, early_stopping=None,
+                                                                     precision=precision))
     refit_dir = job.out_dir / "refit"
     shutil.rmtree(refit_dir, ignore_errors=True)
     refit_dir.mkdir(parents=True)
-    trainer = SplitTrainer(dataclasses.replace(job, recipe=recipe, split=split, out_dir=refit_dir))
+    trainer = SplitTrainer(dataclasses.replace(job, recipe=recipe, split=split, out_dir=refit_dir), fabric)
     with RunLogger(refit_dir, tensorboard=False, total_epochs=epochs, history=trainer.history) as logger:
         trainer.fit(logger)
     metrics = trainer.test()

@@ -1,0 +1,97 @@
+"""Learning curves of benchmark runs: validation UA, task weights and per-task gradient norms, one panel each.
+
+    python benchmarks/learning_curves.py benchmarks/results/runs/emodb_cnn [--out curves.png] [--task emotion]
+
+Reads the run folders of a ``cv`` / ``compare`` / benchmark folder (``runs/<arm>/fold<k>_seed<s>/``, or one run
+folder): ``history.csv`` gives per epoch ``val.<task>.ua`` and ``weight.<task>``; ``steps.csv`` gives per logged
+step ``grad_norm.<task>`` (written with ``train.log_grad_norms: true``; the panel then shows the gradient norm of
+each task on the shared layers, and when no arm logged them the per-task training losses per epoch). Curves are averaged over
+the folds and seeds of an arm, epoch by epoch (step by step for gradient norms).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import _common  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported)
+import pandas as pd
+
+
+def run_folders(folder: Path) -> dict[str, list[Path]]:
+    """Arm -> its run folders (those holding a ``history.csv``); a single run folder is its own arm."""
+    folder = Path(folder)
+    if (folder / "history.csv").exists():
+        return {folder.name: [folder]}
+    arms: dict[str, list[Path]] = {}
+    for history in sorted((folder / "runs").glob("*/*/history.csv")):
+        arms.setdefault(history.parent.parent.name, []).append(history.parent)
+    return arms
+
+
+def mean_curves(runs: list[Path], file: str, index: str) -> pd.DataFrame:
+    """The numeric columns of ``file`` in every run, averaged over runs by ``index`` (epoch or step)."""
+    frames = [pd.read_csv(run / file) for run in runs if (run / file).exists()]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames).groupby(index).mean(numeric_only=True).sort_index()
+
+
+def plot_learning_curves(folder: Path, out: Path, task: str = "emotion", metric: str = "ua") -> Path:
+    """Three panels (validation ``metric`` of every task, weights per epoch, gradient norms or training losses);
+    one line per arm and task. Writes ``out`` (PNG) and returns it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = run_folders(folder)
+    if not arms:
+        raise SystemExit(f"error: no run folders with history.csv under {folder}")
+    fig, (top, middle, bottom) = plt.subplots(3, 1, figsize=(8, 10), sharex=False)
+    steps_of = {arm: mean_curves(runs, "steps.csv", "step") for arm, runs in arms.items()}
+    with_norms = any(c.startswith("grad_norm.") for steps in steps_of.values() for c in steps)
+    bottom_label = "gradient norm on the shared layers" if with_norms else "training loss"
+    for arm, runs in arms.items():
+        history = mean_curves(runs, "history.csv", "epoch")
+        for column in [c for c in history if c.startswith("val.") and c.endswith(f".{metric}")]:
+            style = "-" if column == f"val.{task}.{metric}" else ":"
+            top.plot(history.index, 100 * history[column], style, label=f"{arm}: {column[4:]}")
+        for column in [c for c in history if c.startswith("weight.")]:
+            middle.plot(history.index, history[column], label=f"{arm}: {column[7:]}")
+        steps = steps_of[arm]
+        if with_norms:  # arms run without train.log_grad_norms have no line here
+            for column in [c for c in steps if c.startswith("grad_norm.")]:
+                bottom.plot(steps.index, steps[column], label=f"{arm}: {column[10:]}")
+        else:
+            for column in [c for c in history if c.startswith("train.") and c.endswith(".loss") and c != "train.loss"]:
+                bottom.plot(history.index, history[column], label=f"{arm}: {column[6:-5]}")
+    top.set(ylabel=f"validation {metric.upper()} (%)", xlabel="epoch")
+    middle.set(ylabel="task weight", xlabel="epoch")
+    bottom.set(ylabel=bottom_label, xlabel="step" if with_norms else "epoch")
+    if with_norms:
+        bottom.set_yscale("log")
+    for axis in (top, middle, bottom):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7, ncol=2)
+    fig.suptitle(f"{Path(folder).name}: mean over {sum(map(len, arms.values()))} run(s)")
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="a benchmark / compare folder (with runs/) or one run folder")
+    parser.add_argument("--out", type=Path, default=None, help="PNG path (default <folder>/learning_curves.png)")
+    parser.add_argument("--task", default="emotion", help="the main task (solid line; others dotted)")
+    parser.add_argument("--metric", default="ua", help="validation metric column suffix (default ua)")
+    args = parser.parse_args()
+    print(plot_learning_curves(args.folder, args.out or args.folder / "learning_curves.png", args.task, args.metric))
+
+
+if __name__ == "__main__":
+    main()
