@@ -429,6 +429,8 @@ def validate_recipe(recipe: Mapping[str, Any]) -> None:
         if key not in TOP_LEVEL:
             raise ConfigError(f"{key}: unknown recipe section; valid sections: {sorted(TOP_LEVEL)}")
         _check(value, TOP_LEVEL[key], key)
+    if "name" in recipe:
+        check_plain_name(recipe["name"], "name")
     for key, section in SECTIONS.items():
         section.parse(recipe.get(key))
     check_weighting_section(recipe.get("weighting", {}), "weighting")
@@ -440,6 +442,13 @@ def validate_recipe(recipe: Mapping[str, Any]) -> None:
         _check(entry, (dict,), f"features.{name}")
         if "kind" not in entry:
             raise ConfigError(f"features.{name}.kind: every feature needs a kind")
+
+
+def check_plain_name(value: str, where: str) -> None:
+    """A name that becomes a folder (``<output.dir>/<name>-<command>``): one path component, never ``..``."""
+    if not value or value in (".", "..") or "/" in value or "\\" in value or "\0" in value or value.startswith(".."):
+        raise ConfigError(f"{where}: {value!r} must be a plain name (no '/', '\\' or leading '..'); "
+                          "it names the run folder inside output.dir")
 
 
 def check_complete(recipe: Mapping[str, Any]) -> None:

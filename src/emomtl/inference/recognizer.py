@@ -9,6 +9,8 @@ worker threads or processes), then runs the model over all files in batches; sev
 from __future__ import annotations
 
 import logging
+import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,6 +212,7 @@ class Recognizer:
     def process_signal(self, signal: np.ndarray, sampling_rate: int, *, text: str | None = None,
                        video: str | None = None, file: str = "<signal>") -> pd.DataFrame:
         """Predictions for one in-memory signal ((samples,) or (channels, samples))."""
+        check_sampling_rate(sampling_rate)
         features = signal_features(self.featurizers, signal, sampling_rate, name=file, text=text, video=video)
         return self._frame(self._predict([features]), [file])
 
@@ -234,6 +237,7 @@ class Recognizer:
         :meth:`process_signal` of that window's samples; its index is ``(start, end)`` in seconds. Memory stays
         bounded by one window of audio.
         """
+        check_sampling_rate(sampling_rate)
         if window_seconds is None or hop_seconds is None:
             default_window, default_hop = self.stream_window()
             window_seconds = default_window if window_seconds is None else window_seconds
@@ -290,7 +294,9 @@ class Recognizer:
         path) fits the per-speaker statistics of inputs with ``standardize: speaker`` on each speaker's files (a
         speaker needs at least two); without them such inputs use the training set's global statistics.
         """
-        paths = [str(p) for p in paths]
+        if isinstance(paths, (str, bytes, Path)):  # one path, never iterated character by character
+            paths = [paths]
+        paths = [os.fsdecode(p) if isinstance(p, bytes) else str(p) for p in paths]
         known = None if speakers is None else speaker_array(speakers, len(paths))
         outcomes = extract_files(self.featurizers, paths, workers=workers, progress=progress)
         errors: list[str | None] = []
@@ -321,6 +327,14 @@ class Recognizer:
         unknown = int(sum(s is None for s in speakers))
         if unknown:
             log.warning("%d file(s) have no speaker: they use the training set's global statistics", unknown)
+
+
+def check_sampling_rate(sampling_rate: Any) -> None:
+    """``sampling_rate`` of an in-memory signal: a positive number of samples per second."""
+    if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(sampling_rate) or sampling_rate <= 0:
+        raise ValueError(f"sampling_rate: must be a positive number of samples per second (e.g. 16000), "
+                         f"got {sampling_rate!r}")
 
 
 def expand_inputs(items: Iterable[str | Path]) -> list[Path]:
