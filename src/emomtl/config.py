@@ -233,6 +233,10 @@ class ProtocolSettings(Section):
     """``random``/``fixed``: keep every speaker in one part (null: the protocol's default, true)."""
     ratios: list[float] | None = setting(None, (list, type(None)))
     """``random``: train/validation/test fractions (null for the protocol's default)."""
+    validation_sessions: int | None = setting(None, _OPTIONAL_INT, at_least(0, optional=True))
+    """``loso_session``: sessions held out of training for validation (>= 0, or null for the default, 0)."""
+    stratify: str | None = setting(None, _OPTIONAL_STR)
+    """``random`` without speaker independence: the column whose classes are split evenly (null: ``emotion``)."""
 
     def options(self) -> dict[str, Any]:
         """Keyword options of :func:`emomtl.data.protocols.make_splits` (the settings that are set)."""

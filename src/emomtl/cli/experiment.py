@@ -55,8 +55,19 @@ def _setup(args: argparse.Namespace) -> tuple[Recipe, Path, list[int]]:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     recipe = Recipe.load(args.recipe, args.overrides)
     out = args.out or Path(recipe.output.dir) / f"{recipe.name}-{args.command_name}"
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(recipe.train.seeds)
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else list(recipe.train.seeds)
     return recipe, Path(out), seeds
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``--seeds 0,1,2``: a non-empty comma-separated list of integers."""
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        seeds = []
+    if not seeds:
+        raise ConfigError(f"--seeds: {text!r} must be comma-separated integers, e.g. --seeds 0,1,2")
+    return seeds
 
 
 def _finish(args: argparse.Namespace, results: pd.DataFrame, out: Path) -> int:

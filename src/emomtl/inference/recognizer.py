@@ -141,8 +141,8 @@ class Recognizer:
             if not self._warned_global:
                 log.warning(
                     "%s standardises inputs per speaker (%s) but no speakers were given: predictions use the training "
-                    "set's global statistics; pass speakers= to process_files (several recordings per speaker) or "
-                    "enroll() the speaker to match training", member.name, ", ".join(speaker_inputs(member.specs)))
+                    "set's global statistics; give each file's speaker (Python: process_files(..., speakers=) or "
+                    "enroll(); command line: --speakers or --speaker-from-dir) to match training", member.name, ", ".join(speaker_inputs(member.specs)))
                 self._warned_global = True
             return member.standardizer
         # An enrolled speaker's statistics come from its enrolment files alone; other speakers' from their own rows.

@@ -68,7 +68,7 @@ def load_checkpoint(path: Path, fingerprint: str | None = None) -> dict[str, Any
     if fingerprint is not None and state.get("fingerprint") != fingerprint:
         raise CheckpointError(
             f"{path}: written for another recipe (model/tasks/features fingerprint {state.get('fingerprint')} != {fingerprint}); "
-            "start a new run directory or drop --resume"
+            "start a new run directory or rerun with --no-resume"
         )
     return state
 
