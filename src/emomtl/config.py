@@ -574,6 +574,7 @@ def resolve_recipe(raw: Mapping[str, Any], overrides: list[str] | None = None) -
 
 
 def save_recipe(recipe: dict[str, Any], path: Path) -> None:
-    """Write the resolved recipe next to a run's results."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    """Write the resolved recipe next to a run's results (atomically)."""
+    from emomtl.runtime.files import write_yaml
+
+    write_yaml(path, recipe)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from emomtl.errors import CheckpointError
+from emomtl.runtime.files import atomic_write
 
 FORMAT_VERSION = 1
 #: Recipe sections that decide what a checkpoint's weights mean.
@@ -41,12 +42,7 @@ SAFE_GLOBALS = _numpy_globals()
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write ``state`` to ``path`` so that a reader never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"format": FORMAT_VERSION, **state}, temporary)
-    with open(temporary, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    atomic_write(path, lambda temporary: torch.save({"format": FORMAT_VERSION, **state}, temporary))
 
 
 def load_checkpoint(path: Path, fingerprint: str | None = None) -> dict[str, Any]:
