@@ -22,7 +22,8 @@ import torch
 
 from emomtl.config import Recipe
 from emomtl.errors import ConfigError
-from emomtl.inference.extraction import Featurizer, Features, extract_files, file_features, signal_features
+from emomtl.inference.extraction import (Featurizer, Features, extract_files, file_features, pop_quality,
+                                        signal_features)
 from emomtl.inference.speakers import few_file_speakers, speaker_array, speaker_inputs, speaker_standardizer
 from emomtl.models.tasks import TaskSpec
 from emomtl.runtime.batches import InputSpec, Standardizer
@@ -165,6 +166,8 @@ class Recognizer:
         """
         paths = [str(p) for p in paths]
         outcomes = extract_files(self.featurizers, paths, workers=workers)
+        for outcome in outcomes:
+            pop_quality(outcome)
         usable = [o for o in outcomes if not isinstance(o, str)]
         for path, outcome in zip(paths, outcomes):
             if isinstance(outcome, str):
@@ -299,6 +302,7 @@ class Recognizer:
         paths = [os.fsdecode(p) if isinstance(p, bytes) else str(p) for p in paths]
         known = None if speakers is None else speaker_array(speakers, len(paths))
         outcomes = extract_files(self.featurizers, paths, workers=workers, progress=progress)
+        notes = [pop_quality(outcome) or None for outcome in outcomes]
         errors: list[str | None] = []
         for path, outcome in zip(paths, outcomes):
             if isinstance(outcome, str):
@@ -312,6 +316,7 @@ class Recognizer:
         frame.index = pd.Index(good)
         frame = frame.reindex(pd.RangeIndex(len(paths)))
         frame["error"] = pd.Series(errors, dtype=object)
+        frame["warning"] = pd.Series(notes, dtype=object)
         frame.index = pd.Index(paths, name="file")
         return frame
 
