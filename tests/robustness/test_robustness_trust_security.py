@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -67,7 +66,8 @@ def test_a_crafted_checkpoint_is_refused_by_predict(tmp_path: Path, demo_root: P
     audio = sorted(demo_root.rglob("*.wav"))[0]
     assert emomtl_main(["predict", str(path), str(audio), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "refused" in err and "checkpoint_best.pt" in err and len(err.strip().splitlines()) == 1
+    assert "refused" in err and "io.open" in err and "checkpoint_best.pt" in err
+    assert len(err.strip().splitlines()) == 1
     assert not marker.exists()
 
 
@@ -111,6 +111,4 @@ def test_process_files_takes_a_single_path_as_one_file(checkpoint: Path, tmp_pat
 def test_process_files_of_nothing_is_an_empty_table(checkpoint: Path) -> None:
     recognizer = Recognizer.from_checkpoint(checkpoint)
     table = recognizer.process_files([])
-    assert len(table) == 0 and "error" in table.columns and "emotion" in table.columns
-    assert np.array_equal(table.columns, recognizer.process_signal(voice(1.0), 16000).columns.union(["error"],
-                                                                                                      sort=False))
+    assert len(table) == 0 and {"error", "warning", "emotion"} <= set(table.columns)

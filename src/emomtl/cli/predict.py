@@ -61,15 +61,15 @@ def run_predict(args: argparse.Namespace) -> int:
     checkpoints, inputs = split_arguments(args.checkpoint, args.inputs)
     if args.workers < 1:
         raise ConfigError(f"predict --workers: must be at least 1, got {args.workers}")
-    files = expand_inputs(inputs)
-    if not files:
-        raise ConfigError(f"predict: no audio files found in {inputs}")
-    if args.output is not None:
-        check_output(args.output, files)
     if args.backend == "onnxruntime":
         recognizer = Recognizer.from_onnx(checkpoints)
     else:
         recognizer = Recognizer.from_checkpoints([resolve_checkpoint(p) for p in checkpoints])
+    files = expand_inputs(inputs)
+    if not files:
+        raise ConfigError(f"predict: no audio files found in {inputs}")
+    if args.output is not None:  # before any file is read
+        check_output(args.output, files)
     speakers = None
     if args.speakers is not None:
         speakers = speakers_from_csv(args.speakers, files)

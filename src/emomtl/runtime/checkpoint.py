@@ -54,6 +54,8 @@ def load_checkpoint(path: Path, fingerprint: str | None = None) -> dict[str, Any
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        if "Unsupported global" not in str(error):  # garbage, not a forbidden object
+            raise CheckpointError(f"{path}: not a readable checkpoint ({_unpickler_reason(error)})") from error
         raise CheckpointError(
             f"{path}: refused: unpickling it would construct something other than tensors, arrays and plain values "
             f"(a checkpoint is never trusted to run code; {_unpickler_reason(error)})") from error
@@ -71,8 +73,12 @@ def load_checkpoint(path: Path, fingerprint: str | None = None) -> dict[str, Any
 
 def _unpickler_reason(error: Exception) -> str:
     """The one line of torch's weights-only error that says what was refused."""
-    found = re.search(r"WeightsUnpickler error: ([^\n]*)", str(error))
-    return (found.group(1) if found else str(error).splitlines()[0])[:200].strip()
+    text = str(error)
+    forbidden = re.search(r"GLOBAL (\S+)", text)
+    if forbidden:
+        return f"it would call or build {forbidden.group(1)}"
+    found = re.search(r"WeightsUnpickler error:\s*([^\n]+)", text)
+    return (found.group(1) if found else text.splitlines()[0])[:200].strip()
 
 
 def rng_state() -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """One writer per run folder: ``.lock`` holds the writing process's id while it works.
 
 A second process is refused with the first one's id; a lock left by a process that no longer exists (killed)
-is taken over with a warning. Nested use in one process (``cv`` training a run folder) is allowed.
+is taken over with a warning. Nested use in one process (``train`` locking its folder, then training it) and in
+the processes it spawns (data-parallel workers) is allowed.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class RunLock:
                 handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 owner = _owner(self.path)
-                if owner == os.getpid():
+                if owner in (os.getpid(), os.getppid()):  # ours, or the parent's (data-parallel workers it spawned)
                     break
                 if owner is not None and process_alive(owner):
                     raise RunFolderError(f"{self.folder}: another process (pid {owner}) is writing this run folder "

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emomtl.runtime.files import write_csv
 from emomtl.config import as_recipe
 from emomtl.errors import ConfigError
 from emomtl.models import build_model, model_class
@@ -31,6 +30,7 @@ from emomtl.models.settings import parse_settings
 from emomtl.models.tasks import IGNORE_INDEX, TaskSpec
 from emomtl.runtime.batches import Standardizer, input_specs, make_batch
 from emomtl.runtime.checkpoint import recipe_fingerprint, save_checkpoint, seed_everything
+from emomtl.runtime.files import write_csv
 from emomtl.runtime.predict import predict_outputs
 from emomtl.training.evaluate import (combined_score, flatten_scores, headline_metric, prediction_table,
                                       score_tasks, selection_sign, task_losses)
