@@ -74,9 +74,10 @@ def test_a_rerun_with_other_settings_is_refused_naming_the_keys(recipe_file: Pat
     error = last_error(capsys)
     assert "optim.lr (0.003 -> 0.01)" in error and "model.dropout" in error and "--fresh" in error
     assert (out / "config.yaml").read_text() == config and (out / "results.csv").read_text() == results
-    assert cv(recipe_file, out, "optim.lr=0.01", "model.dropout=0.1", "--fresh") == 0
+    assert cv(recipe_file, out, "optim.lr=0.01", "model.dropout=0.1", "train.max_folds=1", "--fresh") == 0
     assert yaml.safe_load((out / "config.yaml").read_text())["optim"]["lr"] == 0.01
     assert (out / "results.csv").read_text() != results
+    assert len(pd.read_csv(out / "results.csv")) == 1 and len(list(out.glob("runs/*/*"))) == 1  # nothing stale
 
 
 def test_changed_data_is_refused(make_raw_recipe, demo_root: Path, tmp_path: Path,

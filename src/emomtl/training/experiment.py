@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import shutil
 import logging
 import time
 from dataclasses import dataclass
@@ -208,6 +209,9 @@ def _run_experiment(
 
     plan = plan_experiment(recipe, run_dir, weightings, single_task, seeds, prepared, progress, models)
     claim_run_folder(run_dir, run_record(plan.recipe.to_dict(), plan.prepared.table), fresh=not resume)
+    if not resume:  # starting over: no run of an earlier plan may reach results.csv or the report
+        shutil.rmtree(run_dir / "runs", ignore_errors=True)
+        (run_dir / "results.csv").unlink(missing_ok=True)
     with Provenance(run_dir, plan.recipe.to_dict(), "compare" if weightings is not None else "cv"):
         return _run_plan(plan, run_dir, resume, progress, on_result, jobs, devices)
 
