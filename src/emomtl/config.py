@@ -246,6 +246,10 @@ class ProtocolSettings(Section):
     """``random``/``fixed``: keep every speaker in one part (null: the protocol's default, true)."""
     ratios: list[float] | None = setting(None, (list, type(None)))
     """``random``: train/validation/test fractions (null for the protocol's default)."""
+    validation_sessions: int | None = setting(None, _OPTIONAL_INT, at_least(0, optional=True))
+    """``loso_session``: sessions held out of training for validation (>= 0, or null for the default, 0)."""
+    stratify: str | None = setting(None, _OPTIONAL_STR)
+    """``random`` without speaker independence: the column whose classes are split evenly (null: ``emotion``)."""
 
     def options(self) -> dict[str, Any]:
         """Keyword options of :func:`emomtl.data.protocols.make_splits` (the settings that are set)."""
@@ -442,6 +446,8 @@ def validate_recipe(recipe: Mapping[str, Any]) -> None:
         if key not in TOP_LEVEL:
             raise ConfigError(f"{key}: unknown recipe section; valid sections: {sorted(TOP_LEVEL)}")
         _check(value, TOP_LEVEL[key], key)
+    if "name" in recipe:
+        check_plain_name(recipe["name"], "name")
     for key, section in SECTIONS.items():
         section.parse(recipe.get(key))
     check_weighting_section(recipe.get("weighting", {}), "weighting")
@@ -453,6 +459,13 @@ def validate_recipe(recipe: Mapping[str, Any]) -> None:
         _check(entry, (dict,), f"features.{name}")
         if "kind" not in entry:
             raise ConfigError(f"features.{name}.kind: every feature needs a kind")
+
+
+def check_plain_name(value: str, where: str) -> None:
+    """A name that becomes a folder (``<output.dir>/<name>-<command>``): one path component, never ``..``."""
+    if not value or value in (".", "..") or "/" in value or "\\" in value or "\0" in value or value.startswith(".."):
+        raise ConfigError(f"{where}: {value!r} must be a plain name (no '/', '\\' or leading '..'); "
+                          "it names the run folder inside output.dir")
 
 
 def check_complete(recipe: Mapping[str, Any]) -> None:
@@ -574,6 +587,7 @@ def resolve_recipe(raw: Mapping[str, Any], overrides: list[str] | None = None) -
 
 
 def save_recipe(recipe: dict[str, Any], path: Path) -> None:
-    """Write the resolved recipe next to a run's results."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    """Write the resolved recipe next to a run's results (atomically)."""
+    from emomtl.runtime.files import write_yaml
+
+    write_yaml(path, recipe)

@@ -25,3 +25,11 @@ class SpeakerLeakError(EmomtlError, AssertionError):
 
 class CheckpointError(EmomtlError):
     """A checkpoint is missing, corrupt or belongs to another recipe."""
+
+
+class OutputError(EmomtlError):
+    """A result cannot be written (disk full, read-only folder, ...); the message names the path."""
+
+
+class RunFolderError(EmomtlError):
+    """A run folder holds results made with other settings or data, or another process is writing it."""

@@ -53,7 +53,7 @@ def test_batched_rows_equal_one_file_at_a_time(plain, monkeypatch):
     numbers = single.select_dtypes("number").columns
     np.testing.assert_allclose(batched[numbers].to_numpy(), single[numbers].to_numpy(), rtol=0, atol=1e-5)
     assert batched["emotion"].tolist() == single["emotion"].tolist()
-    assert list(batched.columns) == [*single.columns, "error"]
+    assert list(batched.columns) == [*single.columns, "error", "warning"]  # issue #18: quality notes
 
 
 def test_process_files_without_a_good_file_keeps_every_column(plain, tmp_path):

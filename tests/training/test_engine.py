@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from emomtl.errors import CheckpointError, ConfigError
+from emomtl.errors import CheckpointError, ConfigError, RunFolderError
 from emomtl.runtime.checkpoint import load_checkpoint
 from emomtl.training.experiment import build_splits, plan_arms, run_experiment, scored_tasks
 from emomtl.training.loop import SplitJob, SplitTrainer, train_split
@@ -75,6 +75,10 @@ def test_checkpoint_of_another_recipe_is_refused(recipe, tmp_path):
     train_split(_job(recipe, tmp_path / "run"), resume=False)
     changed = tiny_recipe(tmp_path, model={"name": "multi_exit_cnn", "channels": [4, 16]})
     (tmp_path / "run" / "metrics.json").unlink()
+    # issue #18: the run folder's run.json refuses first, naming the changed keys
+    with pytest.raises(RunFolderError, match=r"model\.channels \(\[4, 8\] -> \[4, 16\]\)"):
+        train_split(_job(changed, tmp_path / "run"), resume=True)
+    (tmp_path / "run" / "run.json").unlink()  # a folder written before run.json: the checkpoint still refuses
     with pytest.raises(CheckpointError, match="another recipe"):
         train_split(_job(changed, tmp_path / "run"), resume=True)
 

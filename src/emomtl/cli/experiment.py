@@ -24,7 +24,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. model.dropout=0.2 train.epochs=5")
     parser.add_argument("--out", type=Path, help="run directory (default: runs/<recipe>-<command>)")
     parser.add_argument("--seeds", help="comma-separated seeds (default: train.seeds)")
-    parser.add_argument("--no-resume", action="store_true", help="start over instead of continuing an existing run")
+    parser.add_argument("--no-resume", "--fresh", dest="no_resume", action="store_true",
+                        help="start the run folder over instead of continuing it (needed when its settings or data "
+                             "changed)")
     parser.add_argument("--no-report", action="store_true", help="do not write report.md / report.html")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or tables")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once in worker processes (cv/compare; with --backend ray: "
@@ -67,8 +69,19 @@ def _setup(args: argparse.Namespace) -> tuple[Recipe, Path, list[int]]:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     recipe = Recipe.load(args.recipe, args.overrides)
     out = args.out or Path(recipe.output.dir) / f"{recipe.name}-{args.command_name}"
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(recipe.train.seeds)
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else list(recipe.train.seeds)
     return recipe, Path(out), seeds
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``--seeds 0,1,2``: a non-empty comma-separated list of integers."""
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        seeds = []
+    if not seeds:
+        raise ConfigError(f"--seeds: {text!r} must be comma-separated integers, e.g. --seeds 0,1,2")
+    return seeds
 
 
 def _finish(args: argparse.Namespace, results: pd.DataFrame, out: Path) -> int:
@@ -116,6 +129,11 @@ def print_summary(results: pd.DataFrame, auxiliary: set[str] = frozenset()) -> N
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from emomtl.config import save_recipe
+    from emomtl.runtime.files import write_csv, write_json
+    from emomtl.runtime.lock import RunLock
+    from emomtl.runtime.record import PLAN_NAME, Provenance
+    from emomtl.training.experiment import result_row
     from emomtl.training.loop import train_split
     from emomtl.training.plan import plan_experiment
 
@@ -128,18 +146,29 @@ def run_train(args: argparse.Namespace) -> int:
     run = chosen[0]  # ``train`` writes the run straight into --out
     job = dataclasses.replace(run.job, out_dir=out, label=f"{run.arm.label} {run.split.name}")
     devices = args.devices or recipe.train.devices
-    from emomtl.training.distributed import runs_through_fabric
+    with RunLock(out), Provenance(out, plan.recipe.to_dict(), "train"):
+        from emomtl.training.distributed import runs_through_fabric
 
-    if runs_through_fabric(devices):
-        from emomtl.training.distributed import train_split_distributed
+        if runs_through_fabric(devices):
+            from emomtl.training.distributed import train_split_distributed
 
-        metrics = train_split_distributed(job, devices, resume=not args.no_resume, precision=recipe.train.precision)
-    else:
-        metrics = train_split(job, resume=not args.no_resume, progress=not args.quiet)
+            metrics = train_split_distributed(job, devices, resume=not args.no_resume,
+                                              precision=recipe.train.precision)
+        else:
+            metrics = train_split(job, resume=not args.no_resume, progress=not args.quiet)
+        save_recipe(job.recipe.to_dict() if hasattr(job.recipe, "to_dict") else job.recipe, out / "config.yaml")
+        write_json(out / PLAN_NAME, {"runs": 1, "arms": [run.arm.label], "folds": [run.split.name], "seeds": [run.seed]})
+        write_csv(out / "results.csv", pd.DataFrame([result_row(run.arm, run.split, run.seed, plan.prepared.table,
+                                                                metrics)]), index=False)
     console.print(f"best epoch {metrics['best_epoch']}  test score {metrics['score']:.4f}")
     for task, values in metrics["test"].items():
         console.print(f"  {task}: " + "  ".join(f"{k}={v:.4f}" for k, v in values.items() if isinstance(v, float)))
     console.print(f"checkpoint: {out / 'checkpoint_best.pt'}")
+    if not args.no_report:
+        from emomtl.reports import build_report
+
+        paths = build_report(out)
+        console.print(f"report: {paths.markdown}  {paths.html}")
     return 0
 
 

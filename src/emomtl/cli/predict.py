@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from emomtl.errors import ConfigError
+from emomtl.runtime.files import write_csv, write_text
 
 DESCRIPTION = """\
 Run a trained checkpoint, or an ensemble of checkpoints, on audio files and folders: one row per file with
@@ -17,6 +18,10 @@ examples:
   emomtl predict run/checkpoint_best.pt recordings/ -o predictions.csv
   emomtl predict --checkpoint fold0/ --checkpoint fold1/ recordings/ --workers 2   # ensemble: averaged outputs
   emomtl predict run/ recordings/ --speakers speakers.csv   # per-speaker normalisation (standardize: speaker)
+
+Exit status: 0 when at least one file was predicted (files that failed keep their row, with the reason in the
+'error' column, and stderr counts them), 1 when every file failed, 2 for a usage or setting error (nothing run).
+-o never overwrites an input recording and creates its folder if it is missing.
 
 With --checkpoint every positional argument is an input. Recipes with `inputs.<name>.standardize: speaker`
 normalise each speaker on all of that speaker's files; without --speakers / --speaker-from-dir they fall back to
@@ -63,6 +68,8 @@ def run_predict(args: argparse.Namespace) -> int:
     files = expand_inputs(inputs)
     if not files:
         raise ConfigError(f"predict: no audio files found in {inputs}")
+    if args.output is not None:  # before any file is read
+        check_output(args.output, files)
     speakers = None
     if args.speakers is not None:
         speakers = speakers_from_csv(args.speakers, files)
@@ -73,12 +80,25 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.output is None:
         table.to_csv(sys.stdout)
     elif args.output.suffix.lower() == ".json":
-        table.reset_index().to_json(args.output, orient="records", indent=2)
+        write_text(args.output, table.reset_index().to_json(orient="records", indent=2))
     else:
-        table.to_csv(args.output)
+        write_csv(args.output, table)
     if failed:
         print(f"emomtl: {failed} of {len(table)} file(s) failed; see the 'error' column", file=sys.stderr)
-    return 0
+    return 1 if failed == len(table) else 0
+
+
+def check_output(output: Path, files: list[Path]) -> None:
+    """``-o``: a table file (``.csv``/``.json``), never one of the input recordings or another recording."""
+    from emomtl.inference.recognizer import AUDIO_SUFFIXES
+
+    target = os.path.realpath(output)
+    if any(os.path.realpath(path) == target for path in files):
+        raise ConfigError(f"predict -o {output}: is one of the input recordings; write the table to a .csv or .json file")
+    if output.suffix.lower() in AUDIO_SUFFIXES:
+        raise ConfigError(f"predict -o {output}: an audio file name; write the table to a .csv or .json file")
+    if output.is_dir():
+        raise ConfigError(f"predict -o {output}: is a folder; give a .csv or .json file name")
 
 
 def split_arguments(checkpoints: list[Path] | None, positionals: list[str]) -> tuple[list[Path], list[str]]:

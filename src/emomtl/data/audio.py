@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,11 +74,31 @@ def check_readable(path: PathLike) -> Path:
         raise AudioError(f"{path}: cannot access file ({error.strerror or error})") from error
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, not an audio file")
+    if not stat.S_ISREG(status.st_mode):
+        raise AudioError(f"{path}: not a regular file ({_file_kind(status.st_mode)})")
     if not os.access(path, os.R_OK):
         raise AudioError(f"{path}: permission denied (file is not readable)")
     if status.st_size == 0:
         raise AudioError(f"{path}: empty file (0 bytes)")
     return path
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+#: Sampling rates a recording header may plausibly claim (Hz); anything else is a damaged or forged header.
+PLAUSIBLE_RATES = (1000, 768000)
+
+
+def check_header_rate(path: PathLike, rate: int) -> None:
+    low, high = PLAUSIBLE_RATES
+    if not low <= rate <= high:
+        raise AudioError(f"{path}: implausible sampling rate {rate} Hz in the header (expected {low}-{high} Hz)")
 
 
 def audio_info(path: PathLike) -> AudioInfo:
@@ -87,6 +108,7 @@ def audio_info(path: PathLike) -> AudioInfo:
         info = sf.info(str(path))
     except Exception as error:  # libsndfile reports every format problem as one error type
         raise AudioError(f"{path}: {_decode_failure_reason(path, error)}") from error
+    check_header_rate(path, int(info.samplerate))
     return AudioInfo(
         path=str(path),
         sample_rate=int(info.samplerate),
@@ -184,6 +206,30 @@ def prepare_signal(
     return np.ascontiguousarray(signal, dtype=np.float32)
 
 
+def quality_warnings(signal: np.ndarray, rate: int) -> list[str]:
+    """What makes a readable recording suspect: silence, a constant (DC) level only, clipping, or noise only."""
+    signal = np.asarray(signal, dtype=np.float64)
+    peak = float(np.max(np.abs(signal))) if signal.size else 0.0
+    if peak == 0.0:
+        return ["silent (all samples are zero)"]
+    level = float(np.mean(signal))
+    varying = signal - level
+    if float(np.sqrt(np.mean(varying ** 2))) < 0.01 * abs(level):
+        return [f"constant level only (DC offset {level:.3f}, no sound)"]
+    notes = []
+    at_peak = float(np.mean(np.abs(signal) >= 0.999 * peak))
+    if peak >= 0.98 and at_peak > 0.005:
+        notes.append(f"clipped ({100 * at_peak:.1f}% of samples at full scale)")
+    frame = max(64, int(rate * 0.032))
+    frames = varying[: len(varying) // frame * frame].reshape(-1, frame)
+    if len(frames):
+        power = np.abs(np.fft.rfft(frames * np.hanning(frame), axis=1)) ** 2 + 1e-12
+        flatness = np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)
+        if float(np.median(flatness)) > 0.3:
+            notes.append("noise only (no voiced sound: flat spectrum)")
+    return notes
+
+
 def downmix(samples: np.ndarray) -> np.ndarray:
     """Average the channels of a soundfile ``(frames, channels)`` array into a 1-D float32 signal."""
     samples = np.asarray(samples, dtype=np.float32)
@@ -237,6 +283,7 @@ def _read(path: Path, start: float | None, end: float | None) -> tuple[np.ndarra
     try:
         with sf.SoundFile(str(path)) as audio:
             rate = int(audio.samplerate)
+            check_header_rate(path, rate)
             if audio.frames == 0:
                 raise AudioError(f"{path}: contains no samples")
             first = int(round((start or 0.0) * rate))

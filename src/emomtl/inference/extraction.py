@@ -19,7 +19,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from emomtl.data.audio import PathLike, load_audio, prepare_signal
+from emomtl.data.audio import PathLike, load_audio, prepare_signal, quality_warnings
 from emomtl.errors import ConfigError, EmomtlError
 from emomtl.features import create_extractor
 
@@ -29,6 +29,10 @@ FILE_ERRORS = (EmomtlError, OSError, ValueError, RuntimeError)
 NON_AUDIO_KINDS = ("text_encoder", "video")
 #: Largest number of files a worker extracts per task (fewer round trips, still a responsive progress bar).
 MAX_CHUNK = 32
+
+#: Entry of a file's first feature dict that carries its quality note (silence, DC only, clipping, noise only);
+#: :meth:`Recognizer.process_files` moves it into the ``warning`` column before the model sees the features.
+QUALITY_KEY = "__quality__"
 
 Features = dict[str, np.ndarray]
 #: One file: its features per featurizer, or the reason it failed.
@@ -71,8 +75,9 @@ class Featurizer:
 
 
 def file_features(featurizers: Sequence[Featurizer], path: PathLike, text: str | None = None,
-                  video: str | None = None) -> list[Features]:
-    """Features of one file for every featurizer (the file is read once per sample rate)."""
+                  video: str | None = None, quality: bool = False) -> list[Features]:
+    """Features of one file for every featurizer (the file is read once per sample rate); ``quality`` adds the
+    file's quality note under :data:`QUALITY_KEY` (see :func:`pop_quality`)."""
     signals: dict[int, np.ndarray] = {}
     result = []
     for featurizer in featurizers:
@@ -80,7 +85,18 @@ def file_features(featurizers: Sequence[Featurizer], path: PathLike, text: str |
         if rate not in signals:
             signals[rate] = load_audio(path, rate)
         result.append(featurizer.from_signal(signals[rate], text, video))
+    if quality and result:
+        rate, signal = next(iter(signals.items()))
+        result[0][QUALITY_KEY] = np.array("; ".join(quality_warnings(signal, rate)), dtype=object)
     return result
+
+
+def pop_quality(outcome: Outcome) -> str | None:
+    """Remove and return the quality note :func:`file_features` left in a file's features ("" when none)."""
+    if isinstance(outcome, str) or not outcome:
+        return None
+    note = outcome[0].pop(QUALITY_KEY, None)
+    return None if note is None else str(note)
 
 
 def signal_features(featurizers: Sequence[Featurizer], signal: np.ndarray, sampling_rate: int, *, name: str,
@@ -99,7 +115,7 @@ def signal_features(featurizers: Sequence[Featurizer], signal: np.ndarray, sampl
 def try_file(featurizers: Sequence[Featurizer], path: str) -> Outcome:
     """:func:`file_features`, or the reason the file cannot be used."""
     try:
-        return file_features(featurizers, path)
+        return file_features(featurizers, path, quality=True)
     except FILE_ERRORS as error:
         return str(error)
 

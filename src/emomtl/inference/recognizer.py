@@ -9,6 +9,8 @@ worker threads or processes), then runs the model over all files in batches; sev
 from __future__ import annotations
 
 import logging
+import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,8 @@ import torch
 
 from emomtl.config import Recipe
 from emomtl.errors import ConfigError
-from emomtl.inference.extraction import Featurizer, Features, extract_files, file_features, signal_features
+from emomtl.inference.extraction import (Featurizer, Features, extract_files, file_features, pop_quality,
+                                        signal_features)
 from emomtl.inference.speakers import few_file_speakers, speaker_array, speaker_inputs, speaker_standardizer
 from emomtl.models.tasks import TaskSpec
 from emomtl.runtime.batches import InputSpec, Standardizer
@@ -139,8 +142,8 @@ class Recognizer:
             if not self._warned_global:
                 log.warning(
                     "%s standardises inputs per speaker (%s) but no speakers were given: predictions use the training "
-                    "set's global statistics; pass speakers= to process_files (several recordings per speaker) or "
-                    "enroll() the speaker to match training", member.name, ", ".join(speaker_inputs(member.specs)))
+                    "set's global statistics; give each file's speaker (Python: process_files(..., speakers=) or "
+                    "enroll(); command line: --speakers or --speaker-from-dir) to match training", member.name, ", ".join(speaker_inputs(member.specs)))
                 self._warned_global = True
             return member.standardizer
         # An enrolled speaker's statistics come from its enrolment files alone; other speakers' from their own rows.
@@ -163,6 +166,8 @@ class Recognizer:
         """
         paths = [str(p) for p in paths]
         outcomes = extract_files(self.featurizers, paths, workers=workers)
+        for outcome in outcomes:
+            pop_quality(outcome)
         usable = [o for o in outcomes if not isinstance(o, str)]
         for path, outcome in zip(paths, outcomes):
             if isinstance(outcome, str):
@@ -210,6 +215,7 @@ class Recognizer:
     def process_signal(self, signal: np.ndarray, sampling_rate: int, *, text: str | None = None,
                        video: str | None = None, file: str = "<signal>") -> pd.DataFrame:
         """Predictions for one in-memory signal ((samples,) or (channels, samples))."""
+        check_sampling_rate(sampling_rate)
         features = signal_features(self.featurizers, signal, sampling_rate, name=file, text=text, video=video)
         return self._frame(self._predict([features]), [file])
 
@@ -234,6 +240,7 @@ class Recognizer:
         :meth:`process_signal` of that window's samples; its index is ``(start, end)`` in seconds. Memory stays
         bounded by one window of audio.
         """
+        check_sampling_rate(sampling_rate)
         if window_seconds is None or hop_seconds is None:
             default_window, default_hop = self.stream_window()
             window_seconds = default_window if window_seconds is None else window_seconds
@@ -290,9 +297,12 @@ class Recognizer:
         path) fits the per-speaker statistics of inputs with ``standardize: speaker`` on each speaker's files (a
         speaker needs at least two); without them such inputs use the training set's global statistics.
         """
-        paths = [str(p) for p in paths]
+        if isinstance(paths, (str, bytes, Path)):  # one path, never iterated character by character
+            paths = [paths]
+        paths = [os.fsdecode(p) if isinstance(p, bytes) else str(p) for p in paths]
         known = None if speakers is None else speaker_array(speakers, len(paths))
         outcomes = extract_files(self.featurizers, paths, workers=workers, progress=progress)
+        notes = [pop_quality(outcome) or None for outcome in outcomes]
         errors: list[str | None] = []
         for path, outcome in zip(paths, outcomes):
             if isinstance(outcome, str):
@@ -306,6 +316,7 @@ class Recognizer:
         frame.index = pd.Index(good)
         frame = frame.reindex(pd.RangeIndex(len(paths)))
         frame["error"] = pd.Series(errors, dtype=object)
+        frame["warning"] = pd.Series(notes, dtype=object)
         frame.index = pd.Index(paths, name="file")
         return frame
 
@@ -321,6 +332,14 @@ class Recognizer:
         unknown = int(sum(s is None for s in speakers))
         if unknown:
             log.warning("%d file(s) have no speaker: they use the training set's global statistics", unknown)
+
+
+def check_sampling_rate(sampling_rate: Any) -> None:
+    """``sampling_rate`` of an in-memory signal: a positive number of samples per second."""
+    if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(sampling_rate) or sampling_rate <= 0:
+        raise ValueError(f"sampling_rate: must be a positive number of samples per second (e.g. 16000), "
+                         f"got {sampling_rate!r}")
 
 
 def expand_inputs(items: Iterable[str | Path]) -> list[Path]:

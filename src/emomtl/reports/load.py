@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,12 @@ class RunData:
     steps: pd.DataFrame = field(default_factory=pd.DataFrame)
     predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
     unreadable: list[Path] = field(default_factory=list)
+    planned_runs: int | None = None
+    """Runs the experiment planned (``plan.json``); ``None`` for folders written before it existed."""
+
+    @property
+    def incomplete(self) -> bool:
+        return self.planned_runs is not None and len(self.results) < self.planned_runs
 
     @property
     def strategies(self) -> list[str]:
@@ -72,7 +79,17 @@ def load_run(run_dir: Path | str) -> RunData:
         steps=_read_per_run(run_dir, "steps.csv", strategies, unreadable),
         predictions=_read_per_run(run_dir, "predictions.csv", strategies, unreadable),
         unreadable=unreadable,
+        planned_runs=read_planned_runs(run_dir / "plan.json"),
     )
+
+
+def read_planned_runs(path: Path) -> int | None:
+    """The number of runs ``plan.json`` lists, or ``None`` when it is missing or unreadable."""
+    try:
+        runs = json.loads(path.read_text(encoding="utf-8")).get("runs")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return runs if isinstance(runs, int) and not isinstance(runs, bool) else None
 
 
 def read_config(path: Path) -> dict[str, Any]:

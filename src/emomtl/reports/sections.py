@@ -29,6 +29,10 @@ def build_document(run: RunData, title: str | None = None) -> Report:
         weight_section(run),
         confusion_section(run),
     ]
+    if run.incomplete:
+        note = Paragraph(f"incomplete: {len(run.results)} of {run.planned_runs} runs finished (arms x folds x seeds); "
+                         "every table below covers the finished runs only.")
+        sections.insert(0, Section("Incomplete run", [note]))
     if run.unreadable:
         files = ", ".join(str(path.relative_to(run.run_dir)) for path in run.unreadable)
         note = Paragraph(f"These files could not be parsed and were left out: {files}.")

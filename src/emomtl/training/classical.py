@@ -30,6 +30,7 @@ from emomtl.models.settings import parse_settings
 from emomtl.models.tasks import IGNORE_INDEX, TaskSpec
 from emomtl.runtime.batches import Standardizer, input_specs, make_batch
 from emomtl.runtime.checkpoint import recipe_fingerprint, save_checkpoint, seed_everything
+from emomtl.runtime.files import write_csv
 from emomtl.runtime.predict import predict_outputs
 from emomtl.training.evaluate import (combined_score, flatten_scores, headline_metric, prediction_table,
                                       score_tasks, selection_sign, task_losses)
@@ -162,7 +163,7 @@ def fit_classical(job: Any) -> dict[str, Any]:
     split = job.split
     costs, search = _search_costs(job, tasks, targets, candidates)
     if len(search):
-        search.to_csv(job.out_dir / "svm_search.csv", index=False)
+        write_csv(job.out_dir / "svm_search.csv", search, index=False)
     selected = ClassicalFit(job, tasks, split.train).fit(targets, costs)
     val: dict[str, float] = {}
     if len(split.validation):
@@ -175,8 +176,8 @@ def fit_classical(job: Any) -> dict[str, Any]:
     save_checkpoint(job.out_dir / "checkpoint_best.pt", final.inference_state())
     outputs, losses, scores = final.evaluate(split.test, targets)
     truth = {name: values[split.test] for name, values in targets.items()}
-    prediction_table(job.prepared.table, split.test, tasks, outputs, truth).to_csv(
-        job.out_dir / "predictions.csv", index=False)
+    write_csv(job.out_dir / "predictions.csv", prediction_table(job.prepared.table, split.test, tasks, outputs, truth),
+              index=False)
     return {"test": scores, "test_losses": losses, "val": val, "best_epoch": 0, "epochs_run": 1,
             "score": combined_score(tasks, scores, recipe.train.score), "weights": {},
             "C": costs, "refit": final is not selected}

@@ -8,7 +8,7 @@ continue from their last checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import json
+import shutil
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,9 @@ from emomtl.errors import ConfigError
 from emomtl.evaluation.metrics import SUMMARY_METRICS
 from emomtl.models.registry import model_class
 from emomtl.models.tasks import TaskSpec
+from emomtl.runtime.files import write_csv, write_json
+from emomtl.runtime.lock import RunLock
+from emomtl.runtime.record import PLAN_NAME, Provenance, claim_run_folder, run_record
 from emomtl.training.backends import Backend, LocalBackend, make_backend
 from emomtl.training.prepare import PreparedCorpus
 from emomtl.weighting.registry import STRATEGIES, parameters as strategy_parameters
@@ -174,8 +177,6 @@ def run_experiment(
     instance or the cluster at ``address``; ``jobs`` then means runs at once per node), or a ``Backend`` object;
     see ``training.backends``.
     """
-    from emomtl.training.plan import plan_experiment
-
     settings = as_recipe(recipe).train
     devices = int(devices or settings.devices or 1)
     runner = backend if isinstance(backend, Backend) else make_backend(
@@ -184,24 +185,51 @@ def run_experiment(
     runner.check()  # e.g. Ray missing, or GPUs the cluster lacks: before any feature extraction
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    with RunLock(run_dir):
+        return _run_experiment(recipe, run_dir, weightings, single_task, seeds, resume, progress, prepared, on_result,
+                               jobs, models, devices, runner)
+
+
+def _run_experiment(
+    recipe: Recipe | dict[str, Any], run_dir: Path, weightings: list[str] | None, single_task: bool | Sequence[str],
+    seeds: list[int] | None, resume: bool, progress: bool, prepared: PreparedCorpus | None,
+    on_result: Callable[[dict[str, Any]], None] | None, jobs: int, models: Sequence[str | dict[str, Any]],
+    devices: int, runner: Backend,
+) -> pd.DataFrame:
+    from emomtl.training.plan import plan_experiment
+
     plan = plan_experiment(recipe, run_dir, weightings, single_task, seeds, prepared, progress, models)
     if devices > 1:  # Ray runs jobs side by side on other CPUs / GPUs: there only the strategies are checked
         check_data_parallel(plan.arms, devices, jobs if isinstance(runner, LocalBackend) else 1)
+    claim_run_folder(run_dir, run_record(plan.recipe.to_dict(), plan.prepared.table), fresh=not resume)
+    if not resume:  # starting over: no run of an earlier plan may reach results.csv or the report
+        shutil.rmtree(run_dir / "runs", ignore_errors=True)
+        (run_dir / "results.csv").unlink(missing_ok=True)
+    with Provenance(run_dir, plan.recipe.to_dict(), "compare" if weightings is not None else "cv"):
+        return _run_plan(plan, run_dir, on_result, runner)
+
+
+def _run_plan(plan: Any, run_dir: Path, on_result: Callable[[dict[str, Any]], None] | None,
+              runner: Backend) -> pd.DataFrame:
     prepared = plan.prepared
     save_recipe(plan.recipe.to_dict(), run_dir / "config.yaml")
-    (run_dir / "splits.json").write_text(json.dumps(
-        [{"name": s.name, "train": _speakers(prepared.table, s.train), "validation": _speakers(prepared.table, s.validation),
-          "test": _speakers(prepared.table, s.test), "sizes": [len(s.train), len(s.validation), len(s.test)]}
-         for s in plan.splits], indent=2))
+    write_json(run_dir / "splits.json",
+               [{"name": s.name, "train": _speakers(prepared.table, s.train),
+                 "validation": _speakers(prepared.table, s.validation), "test": _speakers(prepared.table, s.test),
+                 "sizes": [len(s.train), len(s.validation), len(s.test)]} for s in plan.splits])
     if prepared.skipped:
-        pd.DataFrame([{"path": s.path, "reason": s.reason} for s in prepared.skipped]).to_csv(run_dir / "skipped.csv", index=False)
+        write_csv(run_dir / "skipped.csv", pd.DataFrame([{"path": s.path, "reason": s.reason} for s in prepared.skipped]),
+                  index=False)
     planned = [(run.arm, run.split, run.seed, run.job) for run in plan.runs]
+    write_json(run_dir / PLAN_NAME, {"runs": len(planned), "arms": [arm.label for arm in plan.arms],
+                                     "folds": [s.name for s in plan.splits],
+                                     "seeds": sorted({run.seed for run in plan.runs})})
     rows: list[dict[str, Any] | None] = [None] * len(planned)
 
     def record(index: int, metrics: dict[str, Any]) -> None:
         arm, split, seed, _ = planned[index]
         rows[index] = result_row(arm, split, seed, prepared.table, metrics)
-        pd.DataFrame([r for r in rows if r is not None]).to_csv(run_dir / "results.csv", index=False)
+        write_csv(run_dir / "results.csv", pd.DataFrame([r for r in rows if r is not None]), index=False)
         if on_result:
             on_result(rows[index])
 

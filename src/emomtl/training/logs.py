@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from emomtl.runtime.files import write_csv
+
 
 class RunLogger:
     """Writes ``steps.csv`` (appended) and ``history.csv`` (rewritten each epoch) in a run folder."""
@@ -71,7 +73,7 @@ class RunLogger:
         """Rewrite ``history.csv`` from the run's history (the caller has appended ``row`` to it)."""
         if not self.enabled:
             return
-        pd.DataFrame(self.history).to_csv(self.out_dir / "history.csv", index=False)
+        write_csv(self.out_dir / "history.csv", pd.DataFrame(self.history), index=False)
         if self._writer:
             for key, value in row.items():
                 if key != "epoch" and isinstance(value, (int, float)):

@@ -38,6 +38,9 @@ from emomtl.runtime.batches import (InputSpec, InputView, Standardizer, batches,
 from emomtl.runtime.checkpoint import (load_checkpoint, recipe_fingerprint, restore_rng_state, rng_state,
                                        save_checkpoint, seed_everything)
 from emomtl.runtime.bundle import InferenceBundle
+from emomtl.runtime.files import write_csv, write_json
+from emomtl.runtime.lock import RunLock
+from emomtl.runtime.record import claim_run_folder, run_record
 from emomtl.runtime.predict import predict_outputs
 from emomtl.training.evaluate import (combined_score, flatten_scores, prediction_table, score_tasks, selection_sign,
                                       task_losses)
@@ -352,7 +355,7 @@ class SplitTrainer:
         outputs, losses, scores = self.evaluate(rows)
         targets = {name: values[rows] for name, values in self.targets.items()}
         predictions = prediction_table(self.job.prepared.table, rows, self.job.tasks, outputs, targets)
-        predictions.to_csv(self.job.out_dir / "predictions.csv", index=False)
+        write_csv(self.job.out_dir / "predictions.csv", predictions, index=False)
         val_row = self.history[self.best["epoch"]] if 0 <= self.best["epoch"] < len(self.history) else {}
         metrics = {
             "test": scores,
@@ -363,7 +366,7 @@ class SplitTrainer:
             "score": combined_score(self.job.tasks, scores, self.train_cfg.score),
             "weights": self.last_weights,
         }
-        (self.job.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+        write_json(self.job.out_dir / "metrics.json", metrics)
         return metrics
 
 
@@ -397,13 +400,35 @@ def refit_and_test(selected: SplitTrainer) -> dict[str, Any]:
     val_row = selected.history[selected.best["epoch"]]
     metrics.update({"val": {k: v for k, v in val_row.items() if k.startswith("val.")},
                     "best_epoch": selected.best["epoch"], "epochs_run": len(selected.history), "refit_epochs": epochs})
-    (job.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    write_json(job.out_dir / "metrics.json", metrics)
     return metrics
 
 
+def run_settings(job: SplitJob) -> dict[str, Any]:
+    """What a run's folder is made from beyond its recipe: seed, weighting, tasks and speakers of its split."""
+    split = job.split
+    return {"run": {"seed": job.seed, "weighting": job.weighting, "tasks": [t.to_dict() for t in job.tasks],
+                    "split": {"name": split.name, "train": sorted(map(str, split.train_speakers)),
+                              "validation": sorted(map(str, split.validation_speakers)),
+                              "test": sorted(map(str, split.test_speakers)), "sizes": split.sizes()}}}
+
+
 def train_split(job: SplitJob, resume: bool = True, fabric: Any = None, progress: bool = False) -> dict[str, Any]:
-    """Train (or resume) one run, then score the test speakers with the best validation checkpoint."""
+    """Train (or resume) one run, then score the test speakers with the best validation checkpoint.
+
+    The run folder is locked against other writers, and its ``run.json`` must match the job's settings and data
+    (else :class:`RunFolderError` names the changed keys); ``resume=False`` starts the folder over.
+    """
     job.out_dir.mkdir(parents=True, exist_ok=True)
+    if fabric is not None and fabric.global_rank != 0:
+        return _train_split(job, resume, fabric, progress)
+    with RunLock(job.out_dir):
+        claim_run_folder(job.out_dir, run_record(as_recipe(job.recipe).to_dict(), job.prepared.table,
+                                                 run_settings(job)), fresh=not resume)
+        return _train_split(job, resume, fabric, progress)
+
+
+def _train_split(job: SplitJob, resume: bool, fabric: Any, progress: bool) -> dict[str, Any]:
     done = job.out_dir / "metrics.json"
     if resume and done.exists():
         try:
@@ -418,7 +443,7 @@ def train_split(job: SplitJob, resume: bool = True, fabric: Any = None, progress
                               "in one process; set train.devices=1")
         start = time.perf_counter()
         metrics = fit_classical(job) | {"wall_time_s": time.perf_counter() - start}
-        done.write_text(json.dumps(metrics, indent=2, default=float))
+        write_json(done, metrics)
         return metrics
     trainer = SplitTrainer(job, fabric)
     if resume:
@@ -439,5 +464,5 @@ def train_split(job: SplitJob, resume: bool = True, fabric: Any = None, progress
     else:
         metrics = trainer.test()
     metrics["wall_time_s"] = time.perf_counter() - start
-    done.write_text(json.dumps(metrics, indent=2, default=float))
+    write_json(done, metrics)
     return metrics

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from emomtl.data.corpora.checks import DEFAULT_MIN_DURATION, SkippedFile, check_files
+from emomtl.data.corpora.hygiene import drop_duplicate_files, normalise_speakers
 from emomtl.data.schema import conform
 from emomtl.errors import ConfigError
 
@@ -117,7 +118,7 @@ def load_corpus(
         if root_path is None:
             raise ConfigError(f"data.root: corpus {key!r} needs the folder it is stored in")
         table = module.load(root_path, skipped=skipped, **options)
-    table = conform(table)
+    table = normalise_speakers(drop_duplicate_files(conform(table), key), key)
     if check_audio:
         checked = check_files(table, min_duration=min_duration)
         table, skipped = checked.table, skipped + checked.skipped

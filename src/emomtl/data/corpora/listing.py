@@ -24,12 +24,20 @@ def corpus_root(root: Path | str | None, corpus: str) -> Path:
 def list_files(root: Path, suffixes: tuple[str, ...] = (".wav",)) -> list[Path]:
     """Files under ``root`` ending in one of ``suffixes`` (any case), sorted.
 
-    Hidden files (``.DS_Store``, AppleDouble ``._name.wav``) and ``__MACOSX`` folders are ignored.
+    Hidden files (``.DS_Store``, AppleDouble ``._name.wav``) and ``__MACOSX`` folders are ignored. Symbolically
+    linked subfolders are searched; a folder reached twice (a link loop, or two links to one folder) only once.
     """
     wanted = tuple(s.lower() for s in suffixes)
     found: list[Path] = []
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = [d for d in subfolders if not d.startswith(".") and d not in _JUNK_DIRS]
+    seen = {os.path.realpath(root)}
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        kept = []
+        for name in subfolders:
+            real = os.path.realpath(os.path.join(folder, name))
+            if not name.startswith(".") and name not in _JUNK_DIRS and real not in seen:
+                seen.add(real)
+                kept.append(name)
+        subfolders[:] = kept
         for name in names:
             if not name.startswith(".") and name.lower().endswith(wanted):
                 found.append(Path(folder) / name)

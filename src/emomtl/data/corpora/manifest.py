@@ -34,7 +34,8 @@ def find_manifest(root: Path, file: str | None) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise ConfigError(f"manifest: no {' or '.join(c.name for c in candidates)} in {root}; pass the file as root or file=")
+    raise ConfigError(f"manifest: no {' or '.join(c.name for c in candidates)} in {root}; "
+                      "set data.root to the manifest file or data.options.file to its name")
 
 
 def column_names(columns: Mapping[str, str] | None, shortcuts: dict[str, object]) -> dict[str, str]:
