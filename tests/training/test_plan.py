@@ -33,6 +33,13 @@ def test_a_bad_model_setting_fails_before_feature_extraction(recipe, tmp_path, m
         run_experiment(recipe, tmp_path / "run", weightings=["dwa"])
 
 
+def test_task_inputs_naming_no_task_of_the_recipe_fail_before_feature_extraction(recipe, tmp_path, monkeypatch):
+    monkeypatch.setattr("emomtl.training.prepare.extract_features", _no_extraction)
+    recipe["model"] = {"name": "functional_mlp", "inputs": ["logmel"], "task_inputs": {"gendre": ["logmel"]}}
+    with pytest.raises(ConfigError, match=r"model.task_inputs: unknown task\(s\) \['gendre'\]"):
+        plan_experiment(recipe, tmp_path / "run", weightings=["static"])
+
+
 def test_each_job_and_checkpoint_carries_its_own_arms_weighting(recipe, tmp_path):
     recipe["weighting"] = {"name": "druw"}
     recipe["train"].update(epochs=1, max_folds=1)

@@ -57,6 +57,9 @@ def check_arms(recipe: Recipe, arms: list[Arm]) -> None:
         if arm.model is not None:
             check_model_settings(arm.model)
     tasks = parse_tasks(recipe.tasks)
+    unknown = sorted(set((recipe.model.get("task_inputs") or {})) - {t.name for t in tasks})
+    if unknown:
+        raise ConfigError(f"model.task_inputs: unknown task(s) {unknown}; tasks: {[t.name for t in tasks]}")
     for arm in arms:
         chosen = [t for t in tasks if arm.task_names is None or t.name in arm.task_names]
         if not chosen:
