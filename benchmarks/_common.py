@@ -54,12 +54,17 @@ def pct(values: list[float]) -> str:
 
 
 def run_predictions(run_dir: Path, strategy: str) -> dict[int, pd.DataFrame]:
-    """Test predictions of every fold of one strategy, concatenated per seed."""
+    """Test predictions of every fold of one strategy, concatenated per seed; a seed that has not finished every
+    fold (a run still going, or stopped) is left out, so a pooled score always covers the whole corpus."""
     per_seed: dict[int, list[pd.DataFrame]] = {}
     for folder in sorted((run_dir / "runs" / strategy.replace(":", "_")).glob("*_seed*")):
+        if not (folder / "predictions.csv").exists():
+            continue
         seed = int(folder.name.rsplit("_seed", 1)[1])
         per_seed.setdefault(seed, []).append(pd.read_csv(folder / "predictions.csv", dtype={"speaker": str}))
-    return {seed: pd.concat(frames, ignore_index=True) for seed, frames in sorted(per_seed.items())}
+    folds = max((len(frames) for frames in per_seed.values()), default=0)
+    return {seed: pd.concat(frames, ignore_index=True) for seed, frames in sorted(per_seed.items())
+            if len(frames) == folds}
 
 
 def ensemble_scores(predictions: dict[int, pd.DataFrame], size: int, task: str = "emotion") -> list[dict[str, float]]:
