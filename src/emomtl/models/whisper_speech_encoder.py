@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from emomtl.errors import ConfigError
+from emomtl.features.whisper.encoder import hidden_states
 from emomtl.models.speech_encoders import EncoderSpec, SpeechEncoderModule
 
 N_FFT = 400
@@ -83,19 +84,9 @@ class WhisperSpeechEncoder(SpeechEncoderModule):
             mels = [self.log_mel(w[: max(int(n), N_FFT)]) for w, n in zip(waveform, lengths)]
             longest = max(m.shape[-1] for m in mels)
             mel = torch.stack([nn.functional.pad(m, (0, longest - m.shape[-1])) for m in mels])
-        encoder = self.encoder
-        x = nn.functional.gelu(encoder.conv1(mel))
-        x = nn.functional.gelu(encoder.conv2(x)).permute(0, 2, 1)
-        x = x + encoder.embed_positions.weight[: x.shape[1]]
-        frames = torch.tensor([(m.shape[-1] + 1) // 2 for m in mels], device=x.device)
+        frames = torch.tensor([(m.shape[-1] + 1) // 2 for m in mels], device=mel.device)
+        x = hidden_states(self.encoder, mel, frames)[-1]
         keep = torch.arange(x.shape[1], device=x.device)[None, :] < frames[:, None]
-        bias = torch.zeros(keep.shape, dtype=x.dtype, device=x.device).masked_fill(~keep, torch.finfo(x.dtype).min)
-        attention_mask = bias[:, None, None, :].expand(-1, 1, x.shape[1], -1)
-        for layer in encoder.layers:
-            out = layer(x, attention_mask)
-            x = out[0] if isinstance(out, tuple) else out
-        if getattr(encoder, "full_depth", False):
-            x = encoder.layer_norm(x)
         return x, (keep if valid is not None else None)
 
     def output_steps(self, waveform: torch.Tensor, valid: torch.Tensor | None = None

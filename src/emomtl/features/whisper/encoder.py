@@ -103,20 +103,27 @@ def load_encoder(model_bin: str | Path, num_layers: int | None = None) -> nn.Mod
     return build_encoder(variables, num_layers)
 
 
-def hidden_states(encoder: nn.Module, mel: torch.Tensor) -> list[torch.Tensor]:
+def hidden_states(encoder: nn.Module, mel: torch.Tensor, valid_frames: torch.Tensor | None = None) -> list[torch.Tensor]:
     """All hidden states ``[front end, layer 1, ..., layer L]`` of ``mel`` (batch, n_mels, frames), unpadded.
 
     ``frames`` may be anything up to 3000 (30 s): positions ``0..T-1`` are added, as Whisper does at the start of
     a padded input. A full-depth encoder layer-normalises its last state (transformers' convention).
+    ``valid_frames`` (batch,): encoder frames of each utterance of a padded batch; the rest are masked out of
+    self-attention, so each utterance attends only to its own frames.
     """
     if mel.shape[-1] > 2 * encoder.embed_positions.num_embeddings:
         raise ValueError(f"whisper: at most {2 * encoder.embed_positions.num_embeddings} mel frames per chunk")
     x = nn.functional.gelu(encoder.conv1(mel))
     x = nn.functional.gelu(encoder.conv2(x)).permute(0, 2, 1)
     x = x + encoder.embed_positions.weight[: x.shape[1]]
+    attention_mask = None
+    if valid_frames is not None:
+        keep = torch.arange(x.shape[1], device=x.device)[None, :] < valid_frames[:, None]
+        bias = torch.zeros(keep.shape, dtype=x.dtype, device=x.device).masked_fill(~keep, torch.finfo(x.dtype).min)
+        attention_mask = bias[:, None, None, :].expand(-1, 1, x.shape[1], -1)
     states = [x]
     for layer in encoder.layers:
-        x = layer(x, None)
+        x = layer(x, attention_mask)
         x = x[0] if isinstance(x, tuple) else x
         states.append(x)
     if getattr(encoder, "full_depth", False) and len(states) > 1:
@@ -140,7 +147,6 @@ class LogMel:
 
 
 def chunks(signal: np.ndarray, seconds: int = CHUNK_SECONDS) -> list[np.ndarray]:
-    """Pieces of at most ``seconds``; a tail under one second joins the piece before it only if that stays <= 30 s,
-    otherwise it is its own short piece."""
+    """Consecutive pieces of at most ``seconds`` (the last one may be short; Whisper's positions cap a piece)."""
     size = seconds * SAMPLE_RATE
     return [signal[start:start + size] for start in range(0, max(len(signal), 1), size)]
