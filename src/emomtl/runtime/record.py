@@ -1,7 +1,7 @@
 """What a run folder was made from: its settings, its data and its software (``run.json``, ``provenance.json``).
 
 ``run.json`` holds every result-changing setting of the effective recipe (flattened to dotted keys), a digest
-of the data (the corpus table and the path, size and modification time of every file it uses) and the
+of the data (the corpus table and the path, size and content digest of every file it uses) and the
 emomtl version. A rerun into the folder with the same settings and data reuses its finished results; with
 other ones it is refused, naming the keys that changed, unless the caller starts over (``--no-resume`` /
 ``--fresh``). ``provenance.json`` adds the command line, package versions, git commit, times and devices.
@@ -67,8 +67,29 @@ def result_settings(recipe: dict[str, Any], extra: dict[str, Any] | None = None)
     return dict(sorted(flat.items()))
 
 
+#: Content digests already computed in this process, keyed by (path, size, modification time).
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: str, stat: os.stat_result) -> str:
+    """BLAKE2b digest of a file's bytes, computed once per process for an unchanged (path, size, mtime).
+
+    Content, not the modification time, decides: a corpus copied or restored elsewhere on the same paths
+    keeps its run folders valid, and an edit that keeps the size is still caught (by a new process, too, when
+    it also keeps the time).
+    """
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.blake2b(digest_size=16)
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
+
+
 def data_manifest(table: pd.DataFrame) -> dict[str, Any]:
-    """Digest of the corpus table and of the path, size and modification time of every file it names."""
+    """Digest of the corpus table and of the path, size and content of every file it names."""
     digest = hashlib.sha256()
     digest.update(pd.util.hash_pandas_object(table.reset_index(drop=True).astype(str), index=False).values.tobytes())
     paths = sorted({str(p).split("#", 1)[0] for column in ("path", "video") if column in table
@@ -77,7 +98,7 @@ def data_manifest(table: pd.DataFrame) -> dict[str, Any]:
     for path in paths:
         try:
             stat = os.stat(path)
-            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            digest.update(f"{path}\0{stat.st_size}\0{file_digest(path, stat)}\n".encode())
         except OSError:
             missing += 1
             digest.update(f"{path}\0missing\n".encode())
@@ -120,7 +141,7 @@ def claim_run_folder(folder: Path, record: dict[str, Any], fresh: bool) -> None:
                 what = f"settings changed: {_describe(keys, old.get('settings', {}), record['settings'])}"
             else:
                 what = (f"data changed (corpus table or files: {old.get('data', {}).get('files')} -> "
-                        f"{record['data']['files']} files, or their sizes / modification times)")
+                        f"{record['data']['files']} files, or their contents)")
             raise RunFolderError(f"{folder}: holds results made with other settings or data; {what}. Rerun with "
                                  "--fresh (or --no-resume) to start this folder over, or choose another --out")
         elif old.get("emomtl") != record["emomtl"]:
