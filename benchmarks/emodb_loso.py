@@ -27,6 +27,7 @@ from emomtl.training.experiment import run_experiment
 CONFIGS = {
     "mlp": ROOT / "recipes" / "emodb_loso.yaml",
     "cnn": ROOT / "benchmarks" / "recipes" / "emodb_multi_exit_cnn.yaml",
+    "cnn_speaker_exit2": ROOT / "benchmarks" / "recipes" / "emodb_multi_exit_cnn.yaml",
     "blstm": ROOT / "benchmarks" / "recipes" / "emodb_cnn_blstm_att.yaml",
     "wave": ROOT / "benchmarks" / "recipes" / "emodb_wave_lstm.yaml",
     "mlp_speed": ROOT / "recipes" / "emodb_loso.yaml",
@@ -34,7 +35,10 @@ CONFIGS = {
 }
 #: Recipe overrides of a configuration: ``mlp_speed`` is the functional MLP with the speed perturbation that
 #: ``benchmarks/emodb_tuning.py`` chose on validation speakers (results/emodb_tuning_front_end.md).
-OVERRIDES = {"mlp_speed": ["train.augment.speed=[0.9,0.95,1.05,1.1]"]}
+OVERRIDES = {"mlp_speed": ["train.augment.speed=[0.9,0.95,1.05,1.1]"],
+             # the DRUW paper's own remedy for easy tasks: they leave the trunk early (here speaker, like gender, after
+             # block 2), so the deep blocks the emotion exit reads are shaped by emotion alone (issue 20's diagnosis)
+             "cnn_speaker_exit2": ["model.exits={speaker: 2}"]}
 #: Arms of ``mlp_speed``: the tuned arm (static), the DRUW paper's strategy and the single-task baseline.
 SPEED_ARMS = (["static", "druw"], ["emotion"])
 COLUMN_ORDER = ["model", "strategy", "UA %", "WA %", "macro-F1 %", "UA % (seed ensemble)",
