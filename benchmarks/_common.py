@@ -53,6 +53,11 @@ def pct(values: list[float]) -> str:
     return f"{100 * np.mean(values):.1f} ± {100 * float(np.std(values, ddof=1)):.1f}"
 
 
+def complete_seeds(results: pd.DataFrame, folds: set) -> set[int]:
+    """Seeds whose rows of ``results`` (one arm of a ``results.csv``) cover every fold in ``folds``."""
+    return {int(seed) for seed, group in results.groupby("seed") if set(group["fold"]) >= set(folds)}
+
+
 def run_predictions(run_dir: Path, strategy: str) -> dict[int, pd.DataFrame]:
     """Test predictions of every fold of one strategy, concatenated per seed; a seed that has not finished every
     fold (a run still going, or stopped) is left out, so a pooled score always covers the whole corpus."""

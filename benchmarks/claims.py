@@ -23,7 +23,7 @@ from pathlib import Path
 import _common  # noqa: F401
 import numpy as np
 import pandas as pd
-from _common import ROOT, markdown_table, pct, run_predictions, write_outputs
+from _common import ROOT, complete_seeds, markdown_table, pct, run_predictions, write_outputs
 
 from emomtl.evaluation.aggregate import pooled_metrics
 from emomtl.evaluation.significance import bootstrap_difference, holm, paired_test
@@ -68,8 +68,8 @@ def compare(run_dir: Path, a: str, b: str) -> dict:
     results_a, predictions_a = arm_runs(run_dir, a)
     results_b, predictions_b = arm_runs(run_dir, b)
     folds = set(results_a["fold"]) | set(results_b["fold"])
-    complete = lambda results: {s for s, g in results.groupby("seed") if set(g["fold"]) == folds}  # noqa: E731
-    seeds = sorted(complete(results_a) & complete(results_b) & set(predictions_a) & set(predictions_b))
+    seeds = sorted(complete_seeds(results_a, folds) & complete_seeds(results_b, folds) & set(predictions_a)
+                   & set(predictions_b))
     results_a, results_b = results_a[results_a["seed"].isin(seeds)], results_b[results_b["seed"].isin(seeds)]
     ua_a = [pooled_metrics(predictions_a[s], "emotion", "classification")["ua"] for s in seeds]
     ua_b = [pooled_metrics(predictions_b[s], "emotion", "classification")["ua"] for s in seeds]

@@ -24,7 +24,8 @@ from pathlib import Path
 import _common  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported)
 import numpy as np
 import pandas as pd
-from _common import DEFAULT_DATA, ROOT, Timer, markdown_table, pct, require_corpus, run_predictions, write_outputs
+from _common import (DEFAULT_DATA, ROOT, Timer, complete_seeds, markdown_table, pct, require_corpus, run_predictions,
+                     write_outputs)
 
 from emomtl.config import load_recipe
 from emomtl.evaluation.aggregate import pooled_metrics
@@ -38,24 +39,22 @@ COMPARE = ("features={functionals: {kind: opensmile, feature_set: ComParE_2016, 
            "inputs={functionals: {standardize: speaker}}")
 
 
-def complete_seeds(run_dir: Path, arm: str) -> set[int]:
+def finished_seeds(run_dir: Path, arm: str) -> set[int]:
     """Seeds whose every fold of ``arm`` has finished (a reused folder may still be running other seeds)."""
     results = pd.read_csv(run_dir / "results.csv")
-    results = results[results["strategy"] == arm]
-    folds = set(pd.read_csv(run_dir / "results.csv")["fold"])
-    return {int(seed) for seed, group in results.groupby("seed") if set(group["fold"]) == folds}
+    return complete_seeds(results[results["strategy"] == arm], set(results["fold"]))
 
 
 def pooled(run_dir: Path, arm: str, task: str = "emotion") -> list[float]:
     """Pooled UA over the folds, one value per seed that finished every fold."""
-    seeds = complete_seeds(run_dir, arm)
+    seeds = finished_seeds(run_dir, arm)
     return [pooled_metrics(p, task, "classification")["ua"] for seed, p in run_predictions(run_dir, arm).items()
             if seed in seeds and f"{task}.true" in p]
 
 
 def row(corpus: str, model: str, normalisation: str, run_dir: Path, arm: str, seconds: float, **extra) -> dict:
     results = pd.read_csv(run_dir / "results.csv")
-    results = results[(results["strategy"] == arm) & results["seed"].isin(complete_seeds(run_dir, arm))]
+    results = results[(results["strategy"] == arm) & results["seed"].isin(finished_seeds(run_dir, arm))]
     scores = pooled(run_dir, arm)
     gender = pooled(run_dir, arm, "gender") if arm != "single:emotion" else []
     return {"corpus": corpus, "model": model, "normalisation": normalisation, "UA %": pct(scores),

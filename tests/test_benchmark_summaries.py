@@ -125,3 +125,10 @@ def test_claims_verdicts_follow_the_relation_and_the_corrected_p_value():
     assert verdict(">", 0.02, 0.2).startswith("not shown")
     assert verdict(">=", -0.01, 0.2).startswith("holds")
     assert verdict(">=", -0.03, 0.01).startswith("does not hold")
+
+
+def test_complete_seeds_are_those_that_finished_every_fold(modules) -> None:
+    common, _ = modules
+    results = pd.DataFrame({"seed": [0, 0, 1, 2, 2, 2], "fold": [0, 1, 0, 0, 1, 1]})
+    assert common.complete_seeds(results, {0, 1}) == {0, 2}
+    assert common.complete_seeds(results, {0, 1, 2}) == set()
