@@ -132,3 +132,15 @@ def test_complete_seeds_are_those_that_finished_every_fold(modules) -> None:
     results = pd.DataFrame({"seed": [0, 0, 1, 2, 2, 2], "fold": [0, 1, 0, 0, 1, 1]})
     assert common.complete_seeds(results, {0, 1}) == {0, 2}
     assert common.complete_seeds(results, {0, 1, 2}) == set()
+
+
+def test_architectures_table_copies_rows_from_their_source_tables(tmp_path: Path, modules) -> None:
+    architectures = importlib.import_module("architectures")
+    (tmp_path / "cnn").mkdir()
+    pd.DataFrame({"model": ["cnn", "cnn"], "strategy": ["single:emotion", "druw"], "UA %": ["63.1", "54.8"],
+                  "val UA %": ["66.7", "58.4"]}).to_csv(tmp_path / "cnn" / "emodb_loso.csv", index=False)
+    rows = [architectures.Row("multi-exit CNN", "2", "15 epochs", "cnn/emodb_loso.csv", "cnn", "druw", "single - 1"),
+            architectures.Row("CNN-BLSTM", "4", "15 epochs", "blstm/emodb_loso.csv", "blstm", "druw")]
+    table = architectures.collect(tmp_path, rows)
+    assert table[["architecture", "arm", "UA %", "val UA %"]].values.tolist() == [["multi-exit CNN", "druw", "54.8",
+                                                                                 "58.4"]]
