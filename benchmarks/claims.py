@@ -1,12 +1,14 @@
 """The four papers' claims, read against our runs: mean ± std, paired tests, bootstrap intervals, a verdict.
 
     python benchmarks/claims.py        # after emodb_loso.py --configs whisper and cross_language.py --model whisper
+    python benchmarks/claims.py --comparison benchmarks/results/runs/paper_budget_cnn --cross-language "" \
+        --name claims_cnn              # the same claims on another strategy comparison (paper_budgets.py)
 
 Reads finished run folders (it trains nothing):
 
-* ``runs/benchmarks/emodb_whisper``: the EMO-DB LOSO strategy comparison on the best model (Whisper base layers +
+* ``--comparison`` (default ``runs/benchmarks/emodb_whisper``): the EMO-DB LOSO strategy comparison on the best model (Whisper base layers +
   MLP; arms ew, static 0.5, softmax, uw, ruw, rruw, dwa, druw, single-task), 10 folds x 3 seeds;
-* ``runs/benchmarks/cross_language_whisper``: EMO-DB alone vs pooled with TurEV-DB, single vs multi-task.
+* ``--cross-language`` (default ``runs/benchmarks/cross_language_whisper``; "" skips it): EMO-DB alone vs pooled with TurEV-DB, single vs multi-task.
 
 Each comparison "a vs b": UA of a minus UA of b, pooled over folds per seed (mean ± std over seeds); a Wilcoxon
 signed-rank test over the paired (fold, seed) UAs; a 95 % paired bootstrap interval over utterances (all seeds'
@@ -30,20 +32,20 @@ from emomtl.evaluation.significance import bootstrap_difference, holm, paired_te
 
 #: (paper, claim, [(a, b, relation)]) with relation ">" (a better) or ">=" (a not worse).
 CLAIMS = [
-    ("1 dynamic joint-loss weights", "dynamic softmax weights beat static 0.5/0.5", "emodb_whisper",
+    ("1 dynamic joint-loss weights", "dynamic softmax weights beat static 0.5/0.5", "comparison",
      [("softmax", "static", ">")]),
-    ("2 DRUW", "DRUW >= RRUW", "emodb_whisper", [("druw", "rruw", ">=")]),
-    ("2 DRUW", "RRUW >= UW, RUW, DWA", "emodb_whisper", [("rruw", "uw", ">="), ("rruw", "ruw", ">="),
+    ("2 DRUW", "DRUW >= RRUW", "comparison", [("druw", "rruw", ">=")]),
+    ("2 DRUW", "RRUW >= UW, RUW, DWA", "comparison", [("rruw", "uw", ">="), ("rruw", "ruw", ">="),
                                                           ("rruw", "dwa", ">=")]),
-    ("2 DRUW", "UW, RUW, DWA, RRUW, DRUW > EW", "emodb_whisper",
+    ("2 DRUW", "UW, RUW, DWA, RRUW, DRUW > EW", "comparison",
      [(s, "ew", ">") for s in ("uw", "ruw", "dwa", "rruw", "druw")]),
-    ("all", "multi-task beats single-task (the multi-task arm chosen on validation UA)", "emodb_whisper",
+    ("all", "multi-task beats single-task (the multi-task arm chosen on validation UA)", "comparison",
      [("best-multi", "single:emotion", ">")]),
-    ("4 CNN-BLSTM", "the speaker task raises UA (one corpus)", "cross_language_whisper",
+    ("4 CNN-BLSTM", "the speaker task raises UA (one corpus)", "cross_language",
      [("EMO-DB/multi", "EMO-DB/single", ">")]),
-    ("4 CNN-BLSTM", "pooling corpora across languages raises UA (single task)", "cross_language_whisper",
+    ("4 CNN-BLSTM", "pooling corpora across languages raises UA (single task)", "cross_language",
      [("pooled/single", "EMO-DB/single", ">")]),
-    ("4 CNN-BLSTM", "pooling + the speaker task raise UA", "cross_language_whisper",
+    ("4 CNN-BLSTM", "pooling + the speaker task raise UA", "cross_language",
      [("pooled/multi", "EMO-DB/single", ">")]),
 ]
 
@@ -100,17 +102,28 @@ def verdict(relation: str, difference: float, p_adjusted: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "benchmarks")
+    parser.add_argument("--comparison", type=Path, default=ROOT / "runs" / "benchmarks" / "emodb_whisper",
+                        help="run folder of the EMO-DB LOSO strategy comparison")
+    parser.add_argument("--cross-language", default=str(ROOT / "runs" / "benchmarks" / "cross_language_whisper"),
+                        help="run folder of cross_language.py ('' to skip those claims)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--name", default="claims", help="output tables <out>/<name>.{csv,json,md}")
     args = parser.parse_args()
+    folders = {"comparison": args.comparison, "cross_language": Path(args.cross_language) if args.cross_language else None}
     rows = []
     for paper, claim, folder, pairs in CLAIMS:
-        run_dir = args.runs / folder
+        run_dir = folders[folder]
+        if run_dir is None:
+            continue
         if not (run_dir / "results.csv").exists() and not run_dir.is_dir():
             print(f"skip {claim!r}: {run_dir} not found")
             continue
         for a, b, relation in pairs:
             chosen = best_multi(run_dir) if a == "best-multi" else a
+            missing = [arm for arm in (chosen, b) if not arm_runs(run_dir, arm)[1]]
+            if missing:
+                print(f"skip {chosen} {relation} {b}: no finished seed of {missing} in {run_dir}")
+                continue
             rows.append({"paper": paper, "claim": claim, "relation": f"{chosen} {relation} {b}",
                          **compare(run_dir, chosen, b), "_relation": relation})
     for row, p in zip(rows, holm([r["_p"] for r in rows])):
@@ -118,7 +131,7 @@ def main() -> None:
         row["verdict"] = verdict(row["_relation"], row["_difference"], p)
     table = pd.DataFrame(rows)
     table = table.drop(columns=[c for c in table.columns if c.startswith("_")] + ["a", "b"])
-    write_outputs(args.out, "claims", table)
+    write_outputs(args.out, args.name, table)
     print(markdown_table(table))
 
 

@@ -4,6 +4,8 @@
     python benchmarks/paper_budgets.py --models blstm --precision 16-mixed
     python benchmarks/paper_budgets.py --estimate-only         # the expected GPU time of each model, no training
     python benchmarks/paper_budgets.py --smoke --corpus demo   # CPU check: 2 folds, 1 epoch, tiny widths
+    python benchmarks/paper_budgets.py --models cnn --strategies ew,static,softmax,uw,ruw,rruw,dwa,druw \
+        --single-task emotion --seeds 0,1,2                   # issue 16's strategy comparison on the CNN
 
 Models (the EMO-DB benchmark recipes of benchmarks/recipes/ brought back to the papers' sizes and budgets):
 
@@ -15,6 +17,11 @@ Models (the EMO-DB benchmark recipes of benchmarks/recipes/ brought back to the 
   6 s of 16 kHz waveform, 2-layer LSTM of 256, dropout 0.5, Adam 1e-4, batch 16, 50 epochs (early stopping 10),
   learnable softmax weights; ``step_norm: layer`` is kept from the CPU benchmark (not in the paper; without it
   the LSTM ignores its input: results/wave_front_end.md).
+
+By default each model runs its recipe's strategy (DRUW; softmax for ``wave``) with seed 0; ``--strategies``,
+``--single-task`` and ``--seeds`` make it a strategy comparison on identical folds (``python benchmarks/claims.py
+--comparison <out>/runs/paper_budget_cnn --name claims_cnn`` then reads the papers' claims from it), and the GPU
+estimate is multiplied by the arms and seeds.
 
 Training runs on CUDA with ``train.precision`` (``--precision``, default ``bf16-mixed``) and data-parallel over
 every visible GPU (``train.devices``; Lightning Fabric DDP) when there are several. Writes
@@ -124,8 +131,9 @@ def emodb_tasks(recipe: dict[str, Any]) -> list[TaskSpec]:
                      auxiliary=t.get("auxiliary", False)) for t in recipe["tasks"]]
 
 
-def gpu_estimate(name: str, recipe: dict[str, Any], assumed_tflops: float) -> dict[str, Any]:
-    """Expected GPU hours of model ``name``'s full budget from measured forward FLOPs (see the module docstring)."""
+def gpu_estimate(name: str, recipe: dict[str, Any], assumed_tflops: float, runs: int = 1) -> dict[str, Any]:
+    """Expected GPU hours of model ``name``'s full budget from measured forward FLOPs (see the module docstring),
+    for ``runs`` arm x seed combinations of 10 folds each."""
     seconds = clip_seconds(recipe)
     model = build_model(recipe["model"], emodb_tasks(recipe), input_shapes(recipe))
     summary = summarize(model, example_inputs(input_shapes(recipe), 1), seconds)
@@ -134,12 +142,13 @@ def gpu_estimate(name: str, recipe: dict[str, Any], assumed_tflops: float) -> di
     train_clips = per_speaker * (EMODB_SPEAKERS - 1 - VALIDATION_SPEAKERS)
     validation_clips = per_speaker * VALIDATION_SPEAKERS
     epochs = as_recipe(recipe).train.epochs
-    total = EMODB_SPEAKERS * epochs * (3 * train_clips + validation_clips) * forward_flops
+    total = runs * EMODB_SPEAKERS * epochs * (3 * train_clips + validation_clips) * forward_flops
     hours = total / (assumed_tflops * 1e12) / 3600
     return {"model": MODELS[name][0], "parameters": f"{summary.parameters / 1e6:.2f} M",
             "clip (s)": f"{seconds:g}", "GMAC / s audio": f"{summary.macs_per_second / 1e9:.3g}",
-            "forward GFLOP / clip": f"{forward_flops / 1e9:.3g}", "epochs x folds": f"{epochs} x {EMODB_SPEAKERS}",
-            "optimiser steps": EMODB_SPEAKERS * epochs * math.ceil(train_clips / as_recipe(recipe).train.batch_size),
+            "forward GFLOP / clip": f"{forward_flops / 1e9:.3g}",
+            "epochs x folds x runs": f"{epochs} x {EMODB_SPEAKERS} x {runs}",
+            "optimiser steps": runs * EMODB_SPEAKERS * epochs * math.ceil(train_clips / as_recipe(recipe).train.batch_size),
             "total PFLOP": f"{total / 1e15:.3g}", "assumed TFLOP/s": f"{assumed_tflops:g}",
             "expected GPU time": f"{hours * 60:.1f} min" if hours < 1 else f"{hours:.2f} h"}
 
@@ -166,7 +175,19 @@ def main() -> None:
     parser.add_argument("--assumed-tflops", type=float, default=100.0,
                         help="assumed sustained throughput of the GPU in TFLOP/s (default 100 for an H200)")
     parser.add_argument("--set", nargs="*", default=[], help="extra recipe overrides key=value for every model")
+    parser.add_argument("--strategies", default="", help="comma-separated weightings (default: each recipe's own)")
+    parser.add_argument("--single-task", default="", help="comma-separated tasks given a single-task baseline")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds")
     args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    singles = [t for t in args.single_task.split(",") if t]
+
+    def strategies(settings) -> list[str]:
+        return [s for s in args.strategies.split(",") if s] or list(settings.compare.weightings)
+
+    def arms(recipe: dict[str, Any]) -> int:
+        return (len(strategies(as_recipe(recipe))) + len(singles)) * len(seeds)
+
     names = [n for n in args.models.split(",") if n]
     unknown = sorted(set(names) - set(MODELS))
     if unknown:
@@ -178,7 +199,7 @@ def main() -> None:
     suffix = "_smoke" if args.smoke else ""
     if not args.no_estimate:
         full = {n: model_recipe(n, args.corpus, args.data, args.out, args.precision, False, args.set) for n in names}
-        estimates = pd.DataFrame([gpu_estimate(n, full[n], args.assumed_tflops) for n in names])
+        estimates = pd.DataFrame([gpu_estimate(n, full[n], args.assumed_tflops, arms(full[n])) for n in names])
         write_outputs(args.out, "paper_budgets_gpu_estimate", estimates, {"note": estimate_note(args.assumed_tflops)})
         print(markdown_table(estimates) + "\n\n" + estimate_note(args.assumed_tflops) + "\n")
     if args.estimate_only:
@@ -189,8 +210,8 @@ def main() -> None:
         run_dir = args.out / "runs" / f"paper_budget_{name}{suffix}"
         settings = as_recipe(recipe)
         with Timer() as timer:
-            run_experiment(recipe, run_dir, weightings=list(settings.compare.weightings), seeds=[0],
-                           devices=settings.train.devices)
+            run_experiment(recipe, run_dir, weightings=strategies(settings), single_task=singles or False,
+                           seeds=seeds, devices=settings.train.devices)
         print(f"{run_dir.name}: {timer.seconds:.0f} s wall time ({settings.train.devices} device(s), "
               f"{'cuda' if torch.cuda.is_available() else 'cpu'}, {settings.train.precision})", flush=True)
         rows.extend(summarise(run_dir, MODELS[name][0] + (" [smoke]" if args.smoke else "")))

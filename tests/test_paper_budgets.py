@@ -26,6 +26,14 @@ def test_full_budgets_are_the_papers(name, epochs, batch, optimiser, tmp_path):
     assert recipe["protocol"]["name"] == "loso" and recipe["data"]["corpus"] == "emodb"
 
 
+def test_gpu_estimate_scales_with_arms_and_seeds(tmp_path):
+    recipe = paper_budgets.model_recipe("cnn", "emodb", tmp_path, tmp_path, "bf16-mixed", smoke=True)
+    one = paper_budgets.gpu_estimate("cnn", recipe, assumed_tflops=100.0)
+    many = paper_budgets.gpu_estimate("cnn", recipe, assumed_tflops=100.0, runs=27)
+    assert float(many["total PFLOP"]) == pytest.approx(27 * float(one["total PFLOP"]), rel=0.01)
+    assert many["optimiser steps"] == 27 * one["optimiser steps"]
+
+
 def test_gpu_estimate_is_three_forward_passes_per_training_clip(tmp_path):
     recipe = paper_budgets.model_recipe("cnn", "emodb", tmp_path, tmp_path, "bf16-mixed", smoke=True)
     one = paper_budgets.gpu_estimate("cnn", recipe, assumed_tflops=100.0)
@@ -40,17 +48,26 @@ def test_gpu_estimate_is_three_forward_passes_per_training_clip(tmp_path):
 
 def test_smoke_run_on_the_demo_corpus_writes_the_result_tables(tmp_path):
     result = subprocess.run([sys.executable, str(BENCHMARKS / "paper_budgets.py"), "--smoke", "--corpus", "demo",
-                             "--models", "cnn", "--no-estimate", "--out", str(tmp_path)],
+                             "--models", "cnn", "--no-estimate", "--out", str(tmp_path), "--strategies", "ew,druw",
+                             "--single-task", "emotion"],
                             capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     table = pd.read_csv(tmp_path / "paper_budgets_smoke.csv")
-    assert list(table["strategy"]) == ["druw"] and table["model"].str.contains("smoke").all()
+    assert sorted(table["strategy"]) == ["druw", "ew", "single:emotion"] and table["model"].str.contains("smoke").all()
     runs = sorted((tmp_path / "runs" / "paper_budget_cnn_smoke" / "runs" / "druw").glob("*_seed0"))
     assert len(runs) == 2  # two folds
     assert all(len(pd.read_csv(run / "history.csv")) == 1 for run in runs)  # one epoch
     assert (tmp_path / "paper_budgets_smoke.md").read_text().startswith("| model")
     assert (tmp_path / "paper_budgets_cnn_smoke_curves.png").stat().st_size > 10_000
     assert "grad_norm.emotion" in pd.read_csv(runs[0] / "steps.csv").columns
+    claims = subprocess.run([sys.executable, str(BENCHMARKS / "claims.py"), "--comparison",
+                             str(tmp_path / "runs" / "paper_budget_cnn_smoke"), "--cross-language", "",
+                             "--out", str(tmp_path), "--name", "claims_cnn"], capture_output=True, text=True, timeout=120)
+    assert claims.returncode == 0, claims.stderr[-2000:]
+    relations = list(pd.read_csv(tmp_path / "claims_cnn.csv")["relation"])
+    # arms that did not run are skipped, not invented; the multi-task arm against single-task is chosen on validation
+    assert relations[0] == "druw > ew" and relations[1] in ("druw > single:emotion", "ew > single:emotion")
+    assert len(relations) == 2
 
 
 def test_full_budgets_refuse_to_start_without_a_gpu(tmp_path):
