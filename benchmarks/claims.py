@@ -12,7 +12,7 @@ Reads finished run folders (it trains nothing):
 
 Each comparison "a vs b": UA of a minus UA of b, pooled over folds per seed (mean ± std over seeds); a Wilcoxon
 signed-rank test over the paired (fold, seed) UAs; a 95 % paired bootstrap interval over utterances (all seeds'
-predictions); p-values Holm-corrected over every comparison in the table. A claim "a > b" holds when the
+predictions); how many test predictions (utterance x seed) the two arms label differently; p-values Holm-corrected over every comparison in the table. A claim "a > b" holds when the
 difference is positive and significant at 0.05 after correction; "a >= b" holds unless a is significantly lower;
 otherwise the claim is not supported (the sign is wrong and significant) or not shown (no significant difference).
 """
@@ -62,6 +62,12 @@ def arm_runs(run_dir: Path, arm: str) -> tuple[pd.DataFrame, dict[int, pd.DataFr
     return results[results["strategy"] == arm], run_predictions(run_dir, arm)
 
 
+def finished_seeds(run_dir: Path, arm: str) -> set[int]:
+    """Seeds of ``arm`` with a results row and test predictions for every fold."""
+    results, predictions = arm_runs(run_dir, arm)
+    return complete_seeds(results, set(results["fold"])) & set(predictions) if len(results) else set()
+
+
 def best_multi(run_dir: Path) -> str:
     results = pd.read_csv(run_dir / "results.csv")
     multi = results[~results["strategy"].str.startswith("single:")]
@@ -85,7 +91,9 @@ def compare(run_dir: Path, a: str, b: str) -> dict:
                                                  joined["emotion.pred_b"], resamples=2000)
     return {"a": a, "b": b, "seeds": len(seeds), "UA a %": pct(ua_a), "UA b %": pct(ua_b),
             "difference (points)": f"{100 * (np.mean(ua_a) - np.mean(ua_b)):+.1f}",
-            "95 % CI (points)": f"[{100 * low:+.1f}, {100 * high:+.1f}]", "pairs": test.pairs, "_p": test.p_value,
+            "95 % CI (points)": f"[{100 * low:+.1f}, {100 * high:+.1f}]", "pairs": test.pairs,
+            "predictions that differ": f"{int((joined['emotion.pred_a'] != joined['emotion.pred_b']).sum())} / {len(joined)}",
+            "_p": test.p_value,
             "_difference": float(np.mean(ua_a) - np.mean(ua_b))}
 
 
@@ -120,7 +128,7 @@ def main() -> None:
             continue
         for a, b, relation in pairs:
             chosen = best_multi(run_dir) if a == "best-multi" else a
-            missing = [arm for arm in (chosen, b) if not arm_runs(run_dir, arm)[1]]
+            missing = [arm for arm in (chosen, b) if not finished_seeds(run_dir, arm)]
             if missing:
                 print(f"skip {chosen} {relation} {b}: no finished seed of {missing} in {run_dir}")
                 continue
