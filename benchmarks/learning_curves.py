@@ -1,12 +1,14 @@
 """Learning curves of benchmark runs: validation UA, task weights and per-task gradient norms, one panel each.
 
     python benchmarks/learning_curves.py benchmarks/results/runs/emodb_cnn [--out curves.png] [--task emotion]
+    python benchmarks/learning_curves.py runs/benchmarks/emodb_cnn runs/benchmarks/emodb_cnn_speaker_exit2 --out x.png
 
 Reads the run folders of a ``cv`` / ``compare`` / benchmark folder (``runs/<arm>/fold<k>_seed<s>/``, or one run
 folder): ``history.csv`` gives per epoch ``val.<task>.ua`` and ``weight.<task>``; ``steps.csv`` gives per logged
 step ``grad_norm.<task>`` (written with ``train.log_grad_norms: true``; the panel then shows the gradient norm of
 each task on the shared layers, and when no arm logged them the per-task training losses per epoch). Curves are averaged over
-the folds and seeds of an arm, epoch by epoch (step by step for gradient norms).
+the folds and seeds of an arm, epoch by epoch (step by step for gradient norms). With several folders in one
+figure each arm is named ``<folder>/<arm>``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ def run_folders(folder: Path) -> dict[str, list[Path]]:
     return arms
 
 
+def named_arms(folders: list[Path]) -> dict[str, list[Path]]:
+    """The arms of every folder; with several folders each arm is named ``<folder>/<arm>``."""
+    return {f"{f.name}/{arm}" if len(folders) > 1 else arm: runs for f in folders
+            for arm, runs in run_folders(f).items()}
+
+
 def mean_curves(runs: list[Path], file: str, index: str) -> pd.DataFrame:
     """The numeric columns of ``file`` in every run, averaged over runs by ``index`` (epoch or step)."""
     frames = [pd.read_csv(run / file) for run in runs if (run / file).exists()]
@@ -37,17 +45,18 @@ def mean_curves(runs: list[Path], file: str, index: str) -> pd.DataFrame:
     return pd.concat(frames).groupby(index).mean(numeric_only=True).sort_index()
 
 
-def plot_learning_curves(folder: Path, out: Path, task: str = "emotion", metric: str = "ua") -> Path:
+def plot_learning_curves(folder: Path | list[Path], out: Path, task: str = "emotion", metric: str = "ua") -> Path:
     """Three panels (validation ``metric`` of every task, weights per epoch, gradient norms or training losses);
-    one line per arm and task. Writes ``out`` (PNG) and returns it."""
+    one line per arm and task, of one folder or several. Writes ``out`` (PNG) and returns it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    arms = run_folders(folder)
+    folders = [Path(f) for f in folder] if isinstance(folder, list) else [Path(folder)]
+    arms = named_arms(folders)
     if not arms:
-        raise SystemExit(f"error: no run folders with history.csv under {folder}")
+        raise SystemExit(f"error: no run folders with history.csv under {', '.join(map(str, folders))}")
     fig, (top, middle, bottom) = plt.subplots(3, 1, figsize=(8, 10), sharex=False)
     steps_of = {arm: mean_curves(runs, "steps.csv", "step") for arm, runs in arms.items()}
     with_norms = any(c.startswith("grad_norm.") for steps in steps_of.values() for c in steps)
@@ -74,7 +83,7 @@ def plot_learning_curves(folder: Path, out: Path, task: str = "emotion", metric:
     for axis in (top, middle, bottom):
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7, ncol=2)
-    fig.suptitle(f"{Path(folder).name}: mean over {sum(map(len, arms.values()))} run(s)")
+    fig.suptitle(f"{', '.join(f.name for f in folders)}: mean over {sum(map(len, arms.values()))} run(s)")
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -85,12 +94,14 @@ def plot_learning_curves(folder: Path, out: Path, task: str = "emotion", metric:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="a benchmark / compare folder (with runs/) or one run folder")
+    parser.add_argument("folder", type=Path, nargs="+",
+                        help="benchmark / compare folders (with runs/) or run folders, drawn in one figure")
     parser.add_argument("--out", type=Path, default=None, help="PNG path (default <folder>/learning_curves.png)")
     parser.add_argument("--task", default="emotion", help="the main task (solid line; others dotted)")
     parser.add_argument("--metric", default="ua", help="validation metric column suffix (default ua)")
     args = parser.parse_args()
-    print(plot_learning_curves(args.folder, args.out or args.folder / "learning_curves.png", args.task, args.metric))
+    out = args.out or args.folder[0] / "learning_curves.png"
+    print(plot_learning_curves(args.folder, out, args.task, args.metric))
 
 
 if __name__ == "__main__":

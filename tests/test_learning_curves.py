@@ -39,3 +39,12 @@ def test_curves_are_averaged_over_the_folds_of_each_arm(tmp_path):
 def test_an_empty_folder_is_refused_by_name(tmp_path):
     with pytest.raises(SystemExit, match="no run folders with history.csv"):
         learning_curves.plot_learning_curves(tmp_path, tmp_path / "x.png")
+
+
+def test_several_folders_share_one_figure_with_their_arms_named_by_folder(tmp_path):
+    _run(tmp_path / "a" / "runs" / "druw" / "fold0_seed0", 0.0, grad_norms=True)
+    _run(tmp_path / "b" / "runs" / "druw" / "fold0_seed0", 0.1, grad_norms=True)
+    assert sorted(learning_curves.named_arms([tmp_path / "a", tmp_path / "b"])) == ["a/druw", "b/druw"]
+    assert list(learning_curves.named_arms([tmp_path / "a"])) == ["druw"]
+    out = learning_curves.plot_learning_curves([tmp_path / "a", tmp_path / "b"], tmp_path / "curves.png")
+    assert out.stat().st_size > 10_000
