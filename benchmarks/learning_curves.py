@@ -8,7 +8,8 @@ folder): ``history.csv`` gives per epoch ``val.<task>.ua`` and ``weight.<task>``
 step ``grad_norm.<task>`` (written with ``train.log_grad_norms: true``; the panel then shows the gradient norm of
 each task on the shared layers, and when no arm logged them the per-task training losses per epoch). Curves are averaged over
 the folds and seeds of an arm, epoch by epoch (step by step for gradient norms). With several folders in one
-figure each arm is named ``<folder>/<arm>``.
+figure each arm is named ``<folder>/<arm>``. Beside the PNG, ``<out>.md`` summarises each arm (validation UA at the
+last and best epoch, last training losses, gradient norms over the last five epochs).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import _common  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported)
 import pandas as pd
+from _common import markdown_table
 
 
 def run_folders(folder: Path) -> dict[str, list[Path]]:
@@ -43,6 +45,28 @@ def mean_curves(runs: list[Path], file: str, index: str) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames).groupby(index).mean(numeric_only=True).sort_index()
+
+
+def summary_table(arms: dict[str, list[Path]], task: str = "emotion", metric: str = "ua", last: int = 5) -> pd.DataFrame:
+    """Per arm: validation ``metric`` of ``task`` at the last and the best epoch, each task's training loss at the last
+    epoch, and each task's gradient norm on the shared layers averaged over the last ``last`` epochs."""
+    rows = []
+    for arm, runs in arms.items():
+        history = mean_curves(runs, "history.csv", "epoch")
+        steps = mean_curves(runs, "steps.csv", "step")
+        column = f"val.{task}.{metric}"
+        row: dict[str, object] = {"arm": arm, "runs": len(runs), "epochs": len(history)}
+        if column in history:
+            row[f"val {metric.upper()} % (last epoch)"] = f"{100 * history[column].iloc[-1]:.1f}"
+            row[f"val {metric.upper()} % (best epoch)"] = f"{100 * history[column].max():.1f}"
+        for name in [c for c in history if c.startswith("train.") and c.endswith(".loss") and c != "train.loss"]:
+            row[f"last train loss: {name[6:-5]}"] = f"{history[name].iloc[-1]:.2f}"
+        if "epoch" in steps:
+            tail = steps[steps["epoch"] >= steps["epoch"].max() - last + 1]
+            for name in [c for c in steps if c.startswith("grad_norm.")]:
+                row[f"grad norm: {name[10:]} (last {last} epochs)"] = f"{tail[name].mean():.2f}"
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("-")
 
 
 def plot_learning_curves(folder: Path | list[Path], out: Path, task: str = "emotion", metric: str = "ua") -> Path:
@@ -102,6 +126,9 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out or args.folder[0] / "learning_curves.png"
     print(plot_learning_curves(args.folder, out, args.task, args.metric))
+    table = summary_table(named_arms(args.folder), args.task, args.metric)
+    Path(out).with_suffix(".md").write_text(markdown_table(table) + "\n")
+    print(markdown_table(table))
 
 
 if __name__ == "__main__":
