@@ -45,7 +45,7 @@ ROWS = [
         "single - 1"),
     Row("multi-exit CNN, 64-mel, speaker exits after block 2", "2 DRUW", "15 epochs, 1 seed",
         "cnn_speaker_exit2/emodb_loso.csv", "cnn_speaker_exit2", "druw", "single - 1"),
-    Row("multi-exit CNN, 64-mel", "2 DRUW", "45 epochs, 2 seeds", "cnn_45_epochs/emodb_loso.csv", "cnn",
+    Row("multi-exit CNN, 64-mel", "2 DRUW", "45 epochs, 3 seeds", "cnn_45_epochs/emodb_loso.csv", "cnn",
         "single:emotion", ">= 75"),
     Row("multi-exit CNN, 64-mel, speaker exits after block 2", "2 DRUW", "45 epochs, 1 seed",
         "cnn_speaker_exit2_45_epochs/emodb_loso.csv", "cnn_speaker_exit2", "druw", "single - 1"),
