@@ -20,6 +20,7 @@ otherwise the claim is not supported (the sign is wrong and significant) or not 
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 import _common  # noqa: F401
@@ -50,6 +51,7 @@ CLAIMS = [
 ]
 
 
+@functools.cache
 def arm_runs(run_dir: Path, arm: str) -> tuple[pd.DataFrame, dict[int, pd.DataFrame]]:
     """(results rows of the arm, test predictions per seed); ``EMO-DB/single`` style names are sub-folders."""
     if "/" in arm:
@@ -62,24 +64,21 @@ def arm_runs(run_dir: Path, arm: str) -> tuple[pd.DataFrame, dict[int, pd.DataFr
     return results[results["strategy"] == arm], run_predictions(run_dir, arm)
 
 
-def finished_seeds(run_dir: Path, arm: str) -> set[int]:
-    """Seeds of ``arm`` with a results row and test predictions for every fold."""
-    results, predictions = arm_runs(run_dir, arm)
-    return complete_seeds(results, set(results["fold"])) & set(predictions) if len(results) else set()
-
-
 def best_multi(run_dir: Path) -> str:
     results = pd.read_csv(run_dir / "results.csv")
     multi = results[~results["strategy"].str.startswith("single:")]
     return multi.groupby("strategy")["val.emotion.ua"].mean().idxmax()  # validation speakers only
 
 
-def compare(run_dir: Path, a: str, b: str) -> dict:
+def compare(run_dir: Path, a: str, b: str) -> dict | None:
+    """The comparison's table row, or None when no seed finished every fold of both arms."""
     results_a, predictions_a = arm_runs(run_dir, a)
     results_b, predictions_b = arm_runs(run_dir, b)
     folds = set(results_a["fold"]) | set(results_b["fold"])
     seeds = sorted(complete_seeds(results_a, folds) & complete_seeds(results_b, folds) & set(predictions_a)
                    & set(predictions_b))
+    if not seeds:
+        return None
     results_a, results_b = results_a[results_a["seed"].isin(seeds)], results_b[results_b["seed"].isin(seeds)]
     ua_a = [pooled_metrics(predictions_a[s], "emotion", "classification")["ua"] for s in seeds]
     ua_b = [pooled_metrics(predictions_b[s], "emotion", "classification")["ua"] for s in seeds]
@@ -128,12 +127,12 @@ def main() -> None:
             continue
         for a, b, relation in pairs:
             chosen = best_multi(run_dir) if a == "best-multi" else a
-            missing = [arm for arm in (chosen, b) if not finished_seeds(run_dir, arm)]
-            if missing:
-                print(f"skip {chosen} {relation} {b}: no finished seed of {missing} in {run_dir}")
+            row = compare(run_dir, chosen, b)
+            if row is None:
+                print(f"skip {chosen} {relation} {b}: no seed finished every fold of both arms in {run_dir}")
                 continue
-            rows.append({"paper": paper, "claim": claim, "relation": f"{chosen} {relation} {b}",
-                         **compare(run_dir, chosen, b), "_relation": relation})
+            rows.append({"paper": paper, "claim": claim, "relation": f"{chosen} {relation} {b}", **row,
+                         "_relation": relation})
     for row, p in zip(rows, holm([r["_p"] for r in rows])):
         row["p (Wilcoxon, Holm)"] = f"{p:.3g}" if np.isfinite(p) else "-"
         row["verdict"] = verdict(row["_relation"], row["_difference"], p)
