@@ -47,15 +47,22 @@ def mean_curves(runs: list[Path], file: str, index: str) -> pd.DataFrame:
     return pd.concat(frames).groupby(index).mean(numeric_only=True).sort_index()
 
 
-def summary_table(arms: dict[str, list[Path]], task: str = "emotion", metric: str = "ua", last: int = 5) -> pd.DataFrame:
+Curves = dict[str, tuple[int, pd.DataFrame, pd.DataFrame]]  # arm -> (runs, history per epoch, steps per step)
+
+
+def arm_curves(arms: dict[str, list[Path]]) -> Curves:
+    """Each arm's number of runs and its epoch and step curves, averaged over its runs (read once per arm)."""
+    return {arm: (len(runs), mean_curves(runs, "history.csv", "epoch"), mean_curves(runs, "steps.csv", "step"))
+            for arm, runs in arms.items()}
+
+
+def summary_table(curves: Curves, task: str = "emotion", metric: str = "ua", last: int = 5) -> pd.DataFrame:
     """Per arm: validation ``metric`` of ``task`` at the last and the best epoch, each task's training loss at the last
     epoch, and each task's gradient norm on the shared layers averaged over the last ``last`` epochs."""
     rows = []
-    for arm, runs in arms.items():
-        history = mean_curves(runs, "history.csv", "epoch")
-        steps = mean_curves(runs, "steps.csv", "step")
+    for arm, (runs, history, steps) in curves.items():
         column = f"val.{task}.{metric}"
-        row: dict[str, object] = {"arm": arm, "runs": len(runs), "epochs": len(history)}
+        row: dict[str, object] = {"arm": arm, "runs": runs, "epochs": len(history)}
         if column in history:
             row[f"val {metric.upper()} % (last epoch)"] = f"{100 * history[column].iloc[-1]:.1f}"
             row[f"val {metric.upper()} % (best epoch)"] = f"{100 * history[column].max():.1f}"
@@ -69,30 +76,29 @@ def summary_table(arms: dict[str, list[Path]], task: str = "emotion", metric: st
     return pd.DataFrame(rows).fillna("-")
 
 
-def plot_learning_curves(folder: Path | list[Path], out: Path, task: str = "emotion", metric: str = "ua") -> Path:
+def plot_learning_curves(folder: Path | list[Path], out: Path, task: str = "emotion", metric: str = "ua",
+                         curves: Curves | None = None) -> Path:
     """Three panels (validation ``metric`` of every task, weights per epoch, gradient norms or training losses);
-    one line per arm and task, of one folder or several. Writes ``out`` (PNG) and returns it."""
+    one line per arm and task, of one folder or several (``curves``: already read by :func:`arm_curves`).
+    Writes ``out`` (PNG) and returns it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     folders = [Path(f) for f in folder] if isinstance(folder, list) else [Path(folder)]
-    arms = named_arms(folders)
-    if not arms:
+    curves = arm_curves(named_arms(folders)) if curves is None else curves
+    if not curves:
         raise SystemExit(f"error: no run folders with history.csv under {', '.join(map(str, folders))}")
     fig, (top, middle, bottom) = plt.subplots(3, 1, figsize=(8, 10), sharex=False)
-    steps_of = {arm: mean_curves(runs, "steps.csv", "step") for arm, runs in arms.items()}
-    with_norms = any(c.startswith("grad_norm.") for steps in steps_of.values() for c in steps)
+    with_norms = any(c.startswith("grad_norm.") for _, _, steps in curves.values() for c in steps)
     bottom_label = "gradient norm on the shared layers" if with_norms else "training loss"
-    for arm, runs in arms.items():
-        history = mean_curves(runs, "history.csv", "epoch")
+    for arm, (_, history, steps) in curves.items():
         for column in [c for c in history if c.startswith("val.") and c.endswith(f".{metric}")]:
             style = "-" if column == f"val.{task}.{metric}" else ":"
             top.plot(history.index, 100 * history[column], style, label=f"{arm}: {column[4:]}")
         for column in [c for c in history if c.startswith("weight.")]:
             middle.plot(history.index, history[column], label=f"{arm}: {column[7:]}")
-        steps = steps_of[arm]
         if with_norms:  # arms run without train.log_grad_norms have no line here
             for column in [c for c in steps if c.startswith("grad_norm.")]:
                 bottom.plot(steps.index, steps[column], label=f"{arm}: {column[10:]}")
@@ -107,7 +113,7 @@ def plot_learning_curves(folder: Path | list[Path], out: Path, task: str = "emot
     for axis in (top, middle, bottom):
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7, ncol=2)
-    fig.suptitle(f"{', '.join(f.name for f in folders)}: mean over {sum(map(len, arms.values()))} run(s)")
+    fig.suptitle(f"{', '.join(f.name for f in folders)}: mean over {sum(n for n, _, _ in curves.values())} run(s)")
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -125,8 +131,9 @@ def main() -> None:
     parser.add_argument("--metric", default="ua", help="validation metric column suffix (default ua)")
     args = parser.parse_args()
     out = args.out or args.folder[0] / "learning_curves.png"
-    print(plot_learning_curves(args.folder, out, args.task, args.metric))
-    table = summary_table(named_arms(args.folder), args.task, args.metric)
+    curves = arm_curves(named_arms(args.folder))
+    print(plot_learning_curves(args.folder, out, args.task, args.metric, curves))
+    table = summary_table(curves, args.task, args.metric)
     Path(out).with_suffix(".md").write_text(markdown_table(table) + "\n")
     print(markdown_table(table))
 

@@ -52,7 +52,7 @@ def test_several_folders_share_one_figure_with_their_arms_named_by_folder(tmp_pa
 
 def test_summary_gives_last_and_best_validation_ua_and_late_gradient_norms(tmp_path):
     _run(tmp_path / "runs" / "druw" / "fold0_seed0", 0.0, grad_norms=True)
-    table = learning_curves.summary_table(learning_curves.run_folders(tmp_path), last=1)
+    table = learning_curves.summary_table(learning_curves.arm_curves(learning_curves.run_folders(tmp_path)), last=1)
     row = table.iloc[0]
     assert (row["arm"], row["epochs"], row["val UA % (last epoch)"], row["val UA % (best epoch)"]) == ("druw", 3, "50.0",
                                                                                                     "50.0")
