@@ -96,7 +96,7 @@ EXPECTED_FAILURES = {
     "famo": "the effective weight of L_k is z_k / (c L_k): a near-zero easy loss takes almost all of it (the "
             "logit step cannot catch up; a larger gamma pulls z to uniform and makes it worse); no option fixes it",
 }
-ARMS = [("uw", {}), ("ruw", {}), ("rruw", {}), ("dwa", {}), ("druw", {}), ("gradnorm", {}), ("pcgrad", {}),
+ARMS = [("uw", {}), ("ruw", {}), ("rruw", {}), ("dwa", {}), ("druw", {}), ("gradnorm", {}), ("pcgrad", {}), ("gcs", {}),
         ("softmax", {}), ("softmax", {"entropy_weight": 0.1}), ("mgda", {"normalization": "l2"}), ("mgda", {}),
         ("famo", {})]
 

@@ -1,4 +1,4 @@
-"""Gradient-based strategies on hand-made gradients: PCGrad, MGDA, GradNorm."""
+"""Gradient-based strategies on hand-made gradients: PCGrad, MGDA, GradNorm, GCS."""
 
 from __future__ import annotations
 
@@ -245,3 +245,49 @@ def test_frozen_shared_parameters_are_skipped(name):
     if out.shared_gradients is not None:
         assert out.shared_gradients[0] is None and out.shared_gradients[1].tolist() == pytest.approx([0.5, 1.5])
     assert all(w >= 0 for w in out.weights.values())
+
+
+# ------------------------------------------------------------------ gcs
+@pytest.mark.parametrize(
+    "variant, b, weight_b, shared",
+    [
+        ("weighted", [1.0, 1.0], 2 ** -0.5, [1 + 2 ** -0.5, 2 ** -0.5]),  # cos = 1/sqrt 2: b enters at that weight
+        ("weighted", [-1.0, 1.0], 0.0, [1.0, 0.0]),  # cos = -1/sqrt 2: b is shut out of the shared layers
+        ("unweighted", [1.0, 1.0], 1.0, [2.0, 1.0]),  # Algorithm 1: any positive cosine lets b in whole
+        ("unweighted", [-1.0, 1.0], 0.0, [1.0, 0.0]),
+    ],
+)
+def test_gcs_gates_the_auxiliary_gradient_by_its_cosine_with_the_main_task(variant, b, weight_b, shared):
+    theta = _theta()
+    out = create("gcs", ["a", "b"], variant=variant)(_linear_losses({"a": [1.0, 0.0], "b": b}, theta),
+                                                      shared_parameters=[theta])
+    assert out.shared_gradients[0].tolist() == pytest.approx(shared)
+    assert out.weights == pytest.approx({"a": 1.0, "b": weight_b})
+    assert out.extras["gcs_cosine.b"] == pytest.approx(b[0] / 2 ** 0.5)
+    assert out.loss.item() == pytest.approx(20.0)  # the heads get the plain sum
+
+
+def test_gcs_main_task_is_a_setting_and_without_it_the_shared_layers_get_the_plain_sum():
+    theta = _theta()
+    strategy = create("gcs", ["a", "b"], main="b")
+    out = strategy(_linear_losses({"a": [-1.0, 0.0], "b": [1.0, 0.0]}, theta), shared_parameters=[theta])
+    assert out.weights == {"a": 0.0, "b": 1.0} and out.shared_gradients[0].tolist() == pytest.approx([1.0, 0.0])
+    out = strategy(_linear_losses({"a": [-1.0, 2.0]}, theta), shared_parameters=[theta])
+    assert out.weights == {"a": 1.0, "b": 0.0} and out.shared_gradients[0].tolist() == pytest.approx([-1.0, 2.0])
+
+
+def test_gcs_validation_reports_the_last_training_weights_and_changes_nothing():
+    theta = _theta()
+    strategy = create("gcs", ["a", "b"])
+    strategy(_linear_losses({"a": [1.0, 0.0], "b": [-1.0, 1.0]}, theta), shared_parameters=[theta])
+    strategy.eval()
+    with torch.no_grad():
+        out = strategy(_linear_losses({"a": [1.0, 0.0], "b": [1.0, 1.0]}, theta))
+    assert out.weights == {"a": 1.0, "b": 0.0} and out.shared_gradients is None
+    assert out.loss.item() == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize("params", [{"main": "c"}, {"variant": "cosine"}])
+def test_gcs_bad_settings_name_the_setting(params):
+    with pytest.raises(ConfigError, match=f"weighting.{next(iter(params))}"):
+        create("gcs", ["a", "b"], **params)

@@ -11,7 +11,7 @@ from emomtl.cli import weighting as weighting_cli
 from emomtl.errors import ConfigError
 from emomtl.weighting import STRATEGIES, WeightingStrategy, available, create
 
-EXPECTED = {"static", "ew", "softmax", "uw", "ruw", "rruw", "dwa", "druw", "gradnorm", "pcgrad", "mgda", "famo"}
+EXPECTED = {"static", "ew", "softmax", "uw", "ruw", "rruw", "dwa", "druw", "gradnorm", "pcgrad", "mgda", "famo", "gcs"}
 
 
 def test_every_issue_strategy_is_registered():

@@ -10,6 +10,7 @@ from emomtl.weighting.base import WeightingStrategy
 from emomtl.weighting.druw import DynamicRestrainedUncertaintyWeighting, ProductDRUW
 from emomtl.weighting.dwa import DynamicWeightAverage
 from emomtl.weighting.famo import FAMO
+from emomtl.weighting.gcs import GradientCosineSimilarity
 from emomtl.weighting.gradnorm import GradNorm
 from emomtl.weighting.mgda import MGDA
 from emomtl.weighting.pcgrad import PCGrad
@@ -37,6 +38,7 @@ STRATEGIES: dict[str, type[WeightingStrategy]] = {
         PCGrad,
         MGDA,
         FAMO,
+        GradientCosineSimilarity,
     )
 }
 
