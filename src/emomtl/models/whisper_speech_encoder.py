@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from emomtl.errors import ConfigError
-from emomtl.features.whisper.encoder import hidden_states
+from emomtl.features.whisper.encoder import frame_mask, hidden_states
 from emomtl.models.speech_encoders import EncoderSpec, SpeechEncoderModule
 
 N_FFT = 400
@@ -86,8 +86,7 @@ class WhisperSpeechEncoder(SpeechEncoderModule):
             mel = torch.stack([nn.functional.pad(m, (0, longest - m.shape[-1])) for m in mels])
         frames = torch.tensor([(m.shape[-1] + 1) // 2 for m in mels], device=mel.device)
         x = hidden_states(self.encoder, mel, frames)[-1]
-        keep = torch.arange(x.shape[1], device=x.device)[None, :] < frames[:, None]
-        return x, (keep if valid is not None else None)
+        return x, (frame_mask(frames, x.shape[1]) if valid is not None else None)
 
     def output_steps(self, waveform: torch.Tensor, valid: torch.Tensor | None = None
                      ) -> tuple[int, torch.Tensor | None]:
@@ -95,7 +94,7 @@ class WhisperSpeechEncoder(SpeechEncoderModule):
         steps = int(frames.max())
         if valid is None:
             return steps, None
-        return steps, torch.arange(steps, device=waveform.device)[None, :] < frames[:, None]
+        return steps, frame_mask(frames, steps)
 
     def freeze_front_end(self) -> list[str]:
         """Freeze the convolutions and the positional table; with ``train_top``, every layer below the top N."""

@@ -103,6 +103,11 @@ def load_encoder(model_bin: str | Path, num_layers: int | None = None) -> nn.Mod
     return build_encoder(variables, num_layers)
 
 
+def frame_mask(valid_frames: torch.Tensor, steps: int) -> torch.Tensor:
+    """(batch, steps) bool: True on the first ``valid_frames[b]`` encoder frames of each utterance."""
+    return torch.arange(steps, device=valid_frames.device)[None, :] < valid_frames[:, None]
+
+
 def hidden_states(encoder: nn.Module, mel: torch.Tensor, valid_frames: torch.Tensor | None = None) -> list[torch.Tensor]:
     """All hidden states ``[front end, layer 1, ..., layer L]`` of ``mel`` (batch, n_mels, frames), unpadded.
 
@@ -118,7 +123,7 @@ def hidden_states(encoder: nn.Module, mel: torch.Tensor, valid_frames: torch.Ten
     x = x + encoder.embed_positions.weight[: x.shape[1]]
     attention_mask = None
     if valid_frames is not None:
-        keep = torch.arange(x.shape[1], device=x.device)[None, :] < valid_frames[:, None]
+        keep = frame_mask(valid_frames, x.shape[1])
         bias = torch.zeros(keep.shape, dtype=x.dtype, device=x.device).masked_fill(~keep, torch.finfo(x.dtype).min)
         attention_mask = bias[:, None, None, :].expand(-1, 1, x.shape[1], -1)
     states = [x]
