@@ -1,4 +1,5 @@
-"""Gradient cosine similarity: an auxiliary task's gradient reaches the shared layers only where it helps the main task."""
+"""Gradient cosine similarity: an auxiliary task's gradient reaches the shared layers only where it agrees with
+the main task's."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ class GradientCosineSimilarity(WeightingStrategy):
     """Auxiliary-task gating by gradient cosine similarity.
 
     Source: Du, Czarnecki, Jayakumar, Farajtabar, Pascanu & Lakshminarayanan, "Adapting auxiliary losses using
-    gradient similarity", arXiv 1812.02224 (2018). On the shared parameters, each auxiliary task k adds its gradient g_k to the main task's g_main with weight
-    max(0, cos(g_main, g_k)) (``variant="weighted"``, the paper's weighted version) or [cos(g_main, g_k) > 0]
-    (``"unweighted"``, its Algorithm 1). Task-specific parameters (every head) get the plain sum of the losses,
-    which is the returned ``loss``. ``main`` names the main task (default: the first task); every other task is
-    auxiliary. In a batch without a main-task label the shared layers get the plain sum. The shared parameters are
-    the model's ``shared_parameters()``: on the multi-exit CNN, the blocks before the earliest exit, so give the
-    auxiliary tasks that exit for the gate to cover every layer they share with the main task.
+    gradient similarity", arXiv 1812.02224 (2018). On the shared parameters, each auxiliary task k adds its
+    gradient g_k to the main task's g_main with weight max(0, cos(g_main, g_k)) (``variant="weighted"``, the
+    paper's weighted version) or [cos(g_main, g_k) > 0] (``"unweighted"``, its Algorithm 1). Task-specific
+    parameters (every head) get the plain sum of the losses, which is the returned ``loss``. ``main`` names the
+    main task (default: the first task); every other task is auxiliary. In a batch without a main-task label the
+    shared layers get the plain sum. The shared parameters are the model's ``shared_parameters()``: on the
+    multi-exit CNN, the blocks before the earliest exit, so give the auxiliary tasks that exit for the gate to
+    cover every layer they share with the main task.
     """
 
     name = "gcs"
