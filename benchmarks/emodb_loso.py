@@ -41,7 +41,7 @@ OVERRIDES = {"mlp_speed": ["train.augment.speed=[0.9,0.95,1.05,1.1]"],
              "cnn_speaker_exit2": ["model.exits={speaker: 2}"]}
 #: Arms of ``mlp_speed``: the tuned arm (static), the DRUW paper's strategy and the single-task baseline.
 SPEED_ARMS = (["static", "druw"], ["emotion"])
-COLUMN_ORDER = ["model", "strategy", "UA %", "WA %", "macro-F1 %", "UA % (seed ensemble)",
+COLUMN_ORDER = ["model", "strategy", "seeds", "UA %", "WA %", "macro-F1 %", "UA % (seed ensemble)",
                 "UA % (single models, all seeds)", "gender acc %",
                 "final weights", "val UA %", "train time (s)"]
 LOSS_BASED = ["static", "softmax", "uw", "ruw", "rruw", "dwa", "druw"]
@@ -60,7 +60,7 @@ SVM_ANCHORS = {"SVM, ComParE, train-set z-norm (classical anchor)": "true",
                "SVM, ComParE, per-speaker z-norm": "speaker"}
 
 
-def svm_reference(root: Path, runs: Path, jobs: int = 1) -> list[dict]:
+def svm_reference(root: Path, runs: Path, jobs: int = 1, finished_only: bool = False) -> list[dict]:
     """openSMILE ComParE_2016 functionals + linear SVM per task, C chosen per fold on the validation speakers.
 
     Run by the toolkit as a ``compare`` arm (``compare.models: [linear_svm]``) on the folds of the mlp recipe,
@@ -72,7 +72,8 @@ def svm_reference(root: Path, runs: Path, jobs: int = 1) -> list[dict]:
         recipe = load_recipe(CONFIGS["mlp"], [f"data.root={root}", f"inputs.functionals.standardize={standardize}"])
         run_dir = runs / f"emodb_svm_{'speaker' if standardize == 'speaker' else 'global'}"
         with Timer() as timer:
-            run_experiment(recipe, run_dir, weightings=[], models=["linear_svm"], seeds=[0], jobs=jobs)
+            run_experiment(recipe, run_dir, weightings=[], models=["linear_svm"], seeds=[0], jobs=jobs,
+                           finished_only=finished_only)
         print(f"{run_dir.name}: {timer.seconds:.0f} s wall time, linear_svm x 10 folds x 1 seed", flush=True)
         rows.extend(summarise(run_dir, label))
     return rows
@@ -150,7 +151,8 @@ def ensemble_rows(name: str, recipe: dict, args: argparse.Namespace, own_rows: l
     weightings = [a for a in arms if not a.startswith("single:")]
     singles = [a.split(":", 1)[1] for a in arms if a.startswith("single:")]
     with Timer() as timer:
-        run_experiment(recipe, run_dir, weightings=weightings, single_task=singles, seeds=all_seeds, jobs=args.jobs)
+        run_experiment(recipe, run_dir, weightings=weightings, single_task=singles, seeds=all_seeds, jobs=args.jobs,
+                       finished_only=args.finished_only)
     print(f"emodb_{name}_ensemble: {timer.seconds:.0f} s wall time, {len(arms)} arm(s) x 10 folds x {len(all_seeds)} "
           f"seeds (seeds {seeds} reused)", flush=True)
     return summarise(run_dir, name, ensemble_size=args.ensemble_size)
@@ -207,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "benchmarks", help="run folders (resumable)")
     parser.add_argument("--override", action="append", default=[], help="recipe override for every config")
+    parser.add_argument("--finished-only", action="store_true",
+                        help="train nothing: tables from the runs that have finished (e.g. of a plan stopped half-way; "
+                             "arms may then have fewer seeds, as the seeds column shows)")
     return parser
 
 
@@ -214,7 +219,7 @@ def main() -> None:
     args = build_parser().parse_args()
     root = require_corpus(args.data, "emodb")
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows = [] if args.no_reference else svm_reference(root, args.runs, args.jobs)
+    rows = [] if args.no_reference else svm_reference(root, args.runs, args.jobs, args.finished_only)
     for name in args.configs.split(","):
         recipe = config_recipe(name, root, args.override)
         plans = run_plans(name, recipe, args, seeds)
@@ -222,7 +227,7 @@ def main() -> None:
             run_dir = args.runs / folder
             with Timer() as timer:
                 run_experiment(recipe, run_dir, weightings=strategies, single_task=single, seeds=plan_seeds,
-                               jobs=args.jobs)
+                               jobs=args.jobs, finished_only=args.finished_only)
             arms = len(strategies) + (len(single) if isinstance(single, list) else int(single))
             print(f"{folder}: {timer.seconds:.0f} s wall time, {arms} arm(s) x 10 folds x "
                   f"{len(plan_seeds)} seed(s)", flush=True)
@@ -232,12 +237,14 @@ def main() -> None:
     table = pd.DataFrame(rows)
     # chosen on validation speakers, never on test, among arms run with every seed (a one-seed validation UA is
     # noisier, and picking the highest of noisy values favours it)
-    single_models = table[~table["model"].str.contains("ensemble") & (table["_seeds"] == len(seeds))
-                          & ~table["model"].isin(list(SVM_ANCHORS))]  # the anchor is what the best is measured against
+    candidates = table[~table["model"].str.contains("ensemble") & ~table["model"].isin(list(SVM_ANCHORS))]
+    # the anchor is what the best is measured against; with --finished-only no arm may have every seed yet
+    single_models = candidates[candidates["_seeds"] == min(len(seeds), candidates["_seeds"].max())]
     best = single_models.loc[single_models["_val_ua"].idxmax()]
     deployed = table[table["model"].str.contains("ensemble") & (table["strategy"] == best["strategy"])
                      & table["model"].str.startswith(f"{best['model']},")]
     targets = target_checks(table, best, deployed)
+    table["seeds"] = table["_seeds"]
     table = table.drop(columns=[c for c in table.columns if c.startswith("_")]).fillna("-")
     table = table[[c for c in COLUMN_ORDER if c in table.columns] + [c for c in table.columns if c not in COLUMN_ORDER]]
     write_outputs(args.out, "emodb_loso", table, {"seeds": seeds, "best": {"model": best["model"], "strategy": best["strategy"]},

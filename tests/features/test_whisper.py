@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import torch
 from emomtl.errors import ConfigError
 from emomtl.features import create_extractor
 from emomtl.features.whisper import packages
-from emomtl.features.whisper.checkpoint import CTranslate2FormatError, read_variables, write_variables
+from emomtl.features.whisper.checkpoint import CTranslate2FormatError, read_variables
 from emomtl.features.whisper.encoder import build_encoder, hidden_states, load_encoder
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from emomtl.errors import ConfigError
@@ -48,3 +49,20 @@ def test_each_job_and_checkpoint_carries_its_own_arms_weighting(recipe, tmp_path
     run_experiment(recipe, tmp_path / "run", weightings=["druw", "dwa"])
     state = load_checkpoint(next((tmp_path / "run" / "runs" / "dwa").glob("*/checkpoint_best.pt")))
     assert state["recipe"]["weighting"]["name"] == "dwa"
+
+
+def test_finished_only_lists_the_finished_runs_and_trains_nothing(recipe, tmp_path, monkeypatch):
+    recipe["train"].update(epochs=1, max_folds=1)
+    run_dir = tmp_path / "run"
+    first = run_experiment(recipe, run_dir, weightings=["static"], seeds=[0])
+    monkeypatch.setattr("emomtl.training.loop.SplitTrainer", _no_training)
+    results = run_experiment(recipe, run_dir, weightings=["static", "dwa"], seeds=[0, 1], finished_only=True)
+    assert results[["strategy", "fold", "seed"]].values.tolist() == first[["strategy", "fold", "seed"]].values.tolist()
+    assert results["emotion.ua"].tolist() == first["emotion.ua"].tolist()
+    assert len(results) == len(pd.read_csv(run_dir / "results.csv"))
+    with pytest.raises(ConfigError, match="finished_only"):
+        run_experiment(recipe, run_dir, weightings=["static"], finished_only=True, resume=False)
+
+
+def _no_training(*args, **kwargs):
+    raise AssertionError("a run was trained under finished_only")

@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from rich.console import Console

@@ -17,7 +17,6 @@ import os
 import threading
 import warnings
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 

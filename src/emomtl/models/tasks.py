@@ -14,7 +14,7 @@ Missing labels are masked: a classification target of ``IGNORE_INDEX`` or a regr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np

@@ -28,6 +28,7 @@ from emomtl.runtime.files import write_csv, write_json
 from emomtl.runtime.lock import RunLock
 from emomtl.runtime.record import PLAN_NAME, Provenance, claim_run_folder, run_record
 from emomtl.training.backends import Backend, LocalBackend, make_backend
+from emomtl.training.loop import finished_metrics
 from emomtl.training.prepare import PreparedCorpus
 from emomtl.weighting.registry import STRATEGIES, parameters as strategy_parameters
 
@@ -164,9 +165,12 @@ def run_experiment(
     seeds: list[int] | None = None, resume: bool = True, progress: bool = False, prepared: PreparedCorpus | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None, jobs: int = 1,
     models: Sequence[str | dict[str, Any]] = (), devices: int | None = None,
-    backend: str | Backend | None = None, address: str | None = None,
+    backend: str | Backend | None = None, address: str | None = None, finished_only: bool = False,
 ) -> pd.DataFrame:
     """Run every arm on every fold and seed; returns (and writes) ``results.csv``.
+
+    ``finished_only`` trains nothing: ``results.csv`` lists the planned runs that have finished (e.g. to write
+    tables while a longer plan is stopped half-way; its seeds may then differ between arms).
 
     ``jobs > 1`` trains that many runs at once in worker processes (each with ``cores / jobs`` threads),
     which keeps both cores busy with small models; results are identical to ``jobs=1``.
@@ -182,23 +186,27 @@ def run_experiment(
     runner = backend if isinstance(backend, Backend) else make_backend(
         backend or settings.backend, jobs=jobs, devices=devices, resume=resume, progress=progress, address=address,
         cpus_per_job=settings.cpus_per_job, gpus_per_job=settings.gpus_per_job)
+    if finished_only and not resume:
+        raise ConfigError("finished_only reads finished runs back; it cannot start the run folder over (resume=False)")
     runner.check()  # e.g. Ray missing, or GPUs the cluster lacks: before any feature extraction
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir):
         return _run_experiment(recipe, run_dir, weightings, single_task, seeds, resume, progress, prepared, on_result,
-                               jobs, models, devices, runner)
+                               jobs, models, devices, runner, finished_only)
 
 
 def _run_experiment(
     recipe: Recipe | dict[str, Any], run_dir: Path, weightings: list[str] | None, single_task: bool | Sequence[str],
     seeds: list[int] | None, resume: bool, progress: bool, prepared: PreparedCorpus | None,
     on_result: Callable[[dict[str, Any]], None] | None, jobs: int, models: Sequence[str | dict[str, Any]],
-    devices: int, runner: Backend,
+    devices: int, runner: Backend, finished_only: bool = False,
 ) -> pd.DataFrame:
     from emomtl.training.plan import plan_experiment
 
     plan = plan_experiment(recipe, run_dir, weightings, single_task, seeds, prepared, progress, models)
+    if finished_only:
+        plan = dataclasses.replace(plan, runs=[run for run in plan.runs if finished_metrics(run.job) is not None])
     if devices > 1:  # Ray runs jobs side by side on other CPUs / GPUs: there only the strategies are checked
         check_data_parallel(plan.arms, devices, jobs if isinstance(runner, LocalBackend) else 1)
     claim_run_folder(run_dir, run_record(plan.recipe.to_dict(), plan.prepared.table), fresh=not resume)

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
@@ -426,6 +425,15 @@ def train_split(job: SplitJob, resume: bool = True, fabric: Any = None, progress
         claim_run_folder(job.out_dir, run_record(as_recipe(job.recipe).to_dict(), job.prepared.table,
                                                  run_settings(job)), fresh=not resume)
         return _train_split(job, resume, fabric, progress)
+
+
+def finished_metrics(job: SplitJob) -> dict[str, Any] | None:
+    """The job's ``metrics.json`` when it finished before (torn files count as unfinished)."""
+    done = Path(job.out_dir) / "metrics.json"
+    try:
+        return json.loads(done.read_text()) if done.is_file() else None
+    except ValueError:
+        return None
 
 
 def _train_split(job: SplitJob, resume: bool, fabric: Any, progress: bool) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import logging
 import socket
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from typing import Any, Callable
 
 from emomtl.errors import ConfigError
 from emomtl.training.backends import Record, require_ray, shared_corpora
-from emomtl.training.loop import SplitJob, train_split
+from emomtl.training.loop import SplitJob, finished_metrics, train_split
 from emomtl.training.prepare import PreparedCorpus
 
 log = logging.getLogger(__name__)
@@ -38,15 +37,6 @@ def train_job(job: SplitJob, resume: bool, devices: int = 1, gpus: int = 0) -> d
 
         return train_split_distributed(job, devices, resume=resume, precision=job.recipe.train.precision)
     return train_split(job, resume=resume)
-
-
-def finished_metrics(job: SplitJob) -> dict[str, Any] | None:
-    """The job's ``metrics.json`` when it finished before (torn files count as unfinished)."""
-    done = Path(job.out_dir) / "metrics.json"
-    try:
-        return json.loads(done.read_text()) if done.is_file() else None
-    except ValueError:
-        return None
 
 
 def job_resources(nodes: Sequence[dict[str, float]], devices: int, jobs_per_node: int,
