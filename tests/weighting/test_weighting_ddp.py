@@ -67,6 +67,7 @@ def _worker(rank: int, port: int, cases: list[tuple[str, bool]], out_path: str) 
             gathered = [torch.zeros_like(flat) for _ in range(WORLD)]
             dist.all_gather(gathered, flat)
             identical[f"{name}:{sync}"] = bool(torch.allclose(gathered[0], gathered[1], atol=1e-6, equal_nan=True))
+        dist.barrier()  # neither rank tears gloo down while the other still talks to it (a rare SIGABRT at exit)
     finally:
         dist.destroy_process_group()
     if rank == 0:
