@@ -112,7 +112,8 @@ def summarise(run_dir: Path, label: str, main_task: str = "emotion", extra_tasks
                                                          for p in predictions.values()])
         for task in extra_tasks:
             if f"{task}.true" in next(iter(predictions.values())).columns:
-                row[f"{task} acc %"] = pct([pooled_metrics(p, task, "classification")["wa"] for p in predictions.values()])
+                row[f"{task} acc %"] = pct([pooled_metrics(p, task, "classification")["wa"]
+                                            for p in predictions.values()])
             else:
                 row[f"{task} acc %"] = "-"
         weights = [c for c in group.columns if c.startswith("weight.")]

@@ -6,13 +6,16 @@
 
 Reads finished run folders (it trains nothing):
 
-* ``--comparison`` (default ``runs/benchmarks/emodb_whisper``): the EMO-DB LOSO strategy comparison on the best model (Whisper base layers +
+* ``--comparison`` (default ``runs/benchmarks/emodb_whisper``): the EMO-DB LOSO strategy comparison on the best model
+  (Whisper base layers +
   MLP; arms ew, static 0.5, softmax, uw, ruw, rruw, dwa, druw, single-task), 10 folds x 3 seeds;
-* ``--cross-language`` (default ``runs/benchmarks/cross_language_whisper``; "" skips it): EMO-DB alone vs pooled with TurEV-DB, single vs multi-task.
+* ``--cross-language`` (default ``runs/benchmarks/cross_language_whisper``; "" skips it): EMO-DB alone vs pooled with
+  TurEV-DB, single vs multi-task.
 
 Each comparison "a vs b": UA of a minus UA of b, pooled over folds per seed (mean ± std over seeds); a Wilcoxon
 signed-rank test over the paired (fold, seed) UAs; a 95 % paired bootstrap interval over utterances (all seeds'
-predictions); how many test predictions (utterance x seed) the two arms label differently; p-values Holm-corrected over every comparison in the table. A claim "a > b" holds when the
+predictions); how many test predictions (utterance x seed) the two arms label differently; p-values Holm-corrected over
+every comparison in the table. A claim "a > b" holds when the
 difference is positive and significant at 0.05 after correction; "a >= b" holds unless a is significantly lower;
 otherwise the claim is not supported (the sign is wrong and significant) or not shown (no significant difference).
 """
@@ -91,7 +94,8 @@ def compare(run_dir: Path, a: str, b: str) -> dict | None:
     return {"a": a, "b": b, "seeds": len(seeds), "UA a %": pct(ua_a), "UA b %": pct(ua_b),
             "difference (points)": f"{100 * (np.mean(ua_a) - np.mean(ua_b)):+.1f}",
             "95 % CI (points)": f"[{100 * low:+.1f}, {100 * high:+.1f}]", "pairs": test.pairs,
-            "predictions that differ": f"{int((joined['emotion.pred_a'] != joined['emotion.pred_b']).sum())} / {len(joined)}",
+            "predictions that differ": f"{int((joined['emotion.pred_a'] != joined['emotion.pred_b']).sum())} / "
+                                       f"{len(joined)}",
             "_p": test.p_value,
             "_difference": float(np.mean(ua_a) - np.mean(ua_b))}
 
@@ -116,7 +120,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--name", default="claims", help="output tables <out>/<name>.{csv,json,md}")
     args = parser.parse_args()
-    folders = {"comparison": args.comparison, "cross_language": Path(args.cross_language) if args.cross_language else None}
+    folders = {"comparison": args.comparison,
+               "cross_language": Path(args.cross_language) if args.cross_language else None}
     rows = []
     for paper, claim, folder, pairs in CLAIMS:
         run_dir = folders[folder]

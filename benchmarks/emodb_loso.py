@@ -122,7 +122,8 @@ def target_checks(table: pd.DataFrame, best: pd.Series, deployed: pd.DataFrame) 
                   chosen["_ua_mean"], "single:emotion", single.iloc[0]["_ua_mean"])
         if len(dynamic) and len(static):
             chosen = dynamic.loc[dynamic["_val_ua"].idxmax()]
-            check(f"{model}: best dynamic strategy beats equal weights", f"{chosen['strategy']} (best dynamic by val UA)",
+            check(f"{model}: best dynamic strategy beats equal weights",
+                  f"{chosen['strategy']} (best dynamic by val UA)",
                   chosen["_ua_mean"], "static", static.iloc[0]["_ua_mean"])
     return pd.DataFrame(checks)
 
@@ -137,14 +138,16 @@ def reuse_runs(source: Path, target: Path, arms: list[str]) -> None:
                 shutil.copytree(run, destination, copy_function=os.link)
 
 
-def ensemble_rows(name: str, recipe: dict, args: argparse.Namespace, own_rows: list[dict], seeds: list[int]) -> list[dict]:
+def ensemble_rows(name: str, recipe: dict, args: argparse.Namespace, own_rows: list[dict],
+                  seeds: list[int]) -> list[dict]:
     """Seed ensembles of configuration ``name`` as configurations: its arm chosen on validation plus the comparison
     arms it has, over disjoint groups of ``--ensemble-size`` seeds (``--ensemble-repeats`` groups), so each
     ensemble UA is an independent draw. Finished single-seed runs of ``emodb_<name>`` are reused."""
     scored = [r for r in own_rows if np.isfinite(r["_val_ua"]) and r["_seeds"] == len(seeds)]
     best = max(scored, key=lambda r: r["_val_ua"])["strategy"]  # validation speakers only
     run_arms = {r["strategy"] for r in own_rows}
-    arms = [a for a in dict.fromkeys(best if a == "best" else a for a in args.ensemble_arms.split(",")) if a in run_arms]
+    arms = [a for a in dict.fromkeys(best if a == "best" else a for a in args.ensemble_arms.split(","))
+            if a in run_arms]
     all_seeds = list(range(args.ensemble_size * args.ensemble_repeats))
     run_dir = args.runs / f"emodb_{name}_ensemble"
     reuse_runs(args.runs / f"emodb_{name}", run_dir, arms)
@@ -189,8 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding emodb/")
     parser.add_argument("--configs", default="mlp,cnn,blstm,wave", help=f"comma-separated, of {sorted(CONFIGS)}")
-    parser.add_argument("--strategies", help="comma-separated weightings (default: all for mlp; the recipe's otherwise); "
-                                                   "'' with --single-task: only those single-task baselines")
+    parser.add_argument("--strategies", help="comma-separated weightings (default: all for mlp; the recipe's "
+                                             "otherwise); '' with --single-task: only those single-task baselines")
     parser.add_argument("--no-single-task", action="store_true", help="skip the single-task baselines")
     parser.add_argument("--single-task", default="", help="with --strategies (required): comma-separated tasks given a "
                                                           "single-task baseline (default: every non-auxiliary task)")
@@ -247,7 +250,8 @@ def main() -> None:
     table["seeds"] = table["_seeds"]
     table = table.drop(columns=[c for c in table.columns if c.startswith("_")]).fillna("-")
     table = table[[c for c in COLUMN_ORDER if c in table.columns] + [c for c in table.columns if c not in COLUMN_ORDER]]
-    write_outputs(args.out, "emodb_loso", table, {"seeds": seeds, "best": {"model": best["model"], "strategy": best["strategy"]},
+    write_outputs(args.out, "emodb_loso", table, {"seeds": seeds,
+                                                  "best": {"model": best["model"], "strategy": best["strategy"]},
                                                   "best_as_ensemble": deployed.to_dict(orient="records")})
     write_outputs(args.out, "emodb_loso_targets", targets)
     print(markdown_table(table))
@@ -255,7 +259,8 @@ def main() -> None:
     print(f"\nbest configuration by validation UA: {best['model']} / {best['strategy']} "
           f"(test UA {best['UA %']}, seed ensemble {best['UA % (seed ensemble)']})")
     for _, row in deployed.iterrows():
-        print(f"as a seed ensemble: {row['model']} / {row['strategy']}: test UA {row['UA %']} (mean ± std over ensembles)")
+        print(f"as a seed ensemble: {row['model']} / {row['strategy']}: test UA {row['UA %']} "
+              "(mean ± std over ensembles)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Choose the functional-MLP settings of ``recipes/emodb_loso.yaml`` on validation speakers only.
 
-    python benchmarks/emodb_tuning.py                 # screen every variant with seed 0; base + best 2 again with 3 seeds
+    python benchmarks/emodb_tuning.py                 # every variant, seed 0; base + best 2 again, 3 seeds
     python benchmarks/emodb_tuning.py --variants 14,17,18 --seeds 0,1,2 --finalists 0 --single-task \
         --name emodb_tuning_ema                       # weight EMA on top of the chosen speed perturbation
 

@@ -59,7 +59,8 @@ def row(corpus: str, model: str, normalisation: str, run_dir: Path, arm: str, se
     gender = pooled(run_dir, arm, "gender") if arm != "single:emotion" else []
     return {"corpus": corpus, "model": model, "normalisation": normalisation, "UA %": pct(scores),
             "gender UA %": pct(gender) if gender else "-", "val UA %": pct([results["val.emotion.ua"].mean()])
-            if "val.emotion.ua" in results else "-", "seeds": len(scores), "wall time (s)": f"{seconds:.0f}" if np.isfinite(seconds) else "(reused)",
+            if "val.emotion.ua" in results else "-", "seeds": len(scores),
+            "wall time (s)": f"{seconds:.0f}" if np.isfinite(seconds) else "(reused)",
             "_ua": float(np.mean(scores)) if scores else float("nan"), **extra}
 
 
@@ -69,7 +70,8 @@ def probe_rows(corpus: str, base: list[str], runs: Path, jobs: int, normalisatio
     overrides = [*base, ALL_LAYERS, f"inputs.whisper.standardize={standardize}", EMOTION_ONLY]
     rows, per_layer = [], {}
     for layer in LAYERS:
-        recipe = load_recipe(CORPORA[corpus], [*overrides, f"model={{name: linear_probe, inputs: [whisper], layer: {layer}}}"])
+        recipe = load_recipe(CORPORA[corpus],
+                             [*overrides, f"model={{name: linear_probe, inputs: [whisper], layer: {layer}}}"])
         run_dir = runs / corpus / f"probe_{standardize}_layer{layer}"
         with Timer() as timer:
             run_experiment(recipe, run_dir, seeds=[0], jobs=jobs)

@@ -6,7 +6,8 @@
 Reads the run folders of a ``cv`` / ``compare`` / benchmark folder (``runs/<arm>/fold<k>_seed<s>/``, or one run
 folder): ``history.csv`` gives per epoch ``val.<task>.ua`` and ``weight.<task>``; ``steps.csv`` gives per logged
 step ``grad_norm.<task>`` (written with ``train.log_grad_norms: true``; the panel then shows the gradient norm of
-each task on the shared layers, and when no arm logged them the per-task training losses per epoch). Curves are averaged over
+each task on the shared layers, and when no arm logged them the per-task training losses per epoch).
+Curves are averaged over
 the folds and seeds of an arm, epoch by epoch (step by step for gradient norms). With several folders in one
 figure each arm is named ``<folder>/<arm>``. Beside the PNG, ``<out>.md`` summarises each arm (validation UA at the
 last and best epoch, last training losses, gradient norms over the last five epochs).

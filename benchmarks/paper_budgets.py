@@ -148,7 +148,8 @@ def gpu_estimate(name: str, recipe: dict[str, Any], assumed_tflops: float, runs:
             "clip (s)": f"{seconds:g}", "GMAC / s audio": f"{summary.macs_per_second / 1e9:.3g}",
             "forward GFLOP / clip": f"{forward_flops / 1e9:.3g}",
             "epochs x folds x runs": f"{epochs} x {EMODB_SPEAKERS} x {runs}",
-            "optimiser steps": runs * EMODB_SPEAKERS * epochs * math.ceil(train_clips / as_recipe(recipe).train.batch_size),
+            "optimiser steps": runs * EMODB_SPEAKERS * epochs
+                               * math.ceil(train_clips / as_recipe(recipe).train.batch_size),
             "total PFLOP": f"{total / 1e15:.3g}", "assumed TFLOP/s": f"{assumed_tflops:g}",
             "expected GPU time": f"{hours * 60:.1f} min" if hours < 1 else f"{hours:.2f} h"}
 

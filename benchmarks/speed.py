@@ -103,7 +103,8 @@ def training_speed(root: Path, epochs: int = 1) -> list[dict]:
                     trainer.epoch += 1
                 elapsed = time.perf_counter() - start
         samples = epochs * len(split.train)
-        rows.append({"measure": f"train {name} ({trainer.raw_model.name}, {sum(p.numel() for p in trainer.raw_model.parameters()):,} params)",
+        rows.append({"measure": f"train {name} ({trainer.raw_model.name}, "
+                                f"{sum(p.numel() for p in trainer.raw_model.parameters()):,} params)",
                      "samples/s": f"{samples / elapsed:.1f}"})
     return rows
 
@@ -131,7 +132,8 @@ def inference_speed(checkpoints: list[Path], paths: list[str], speakers: list[st
                        f"{workers} extraction worker(s), per-speaker normalisation; median of {repeats} passes "
                        f"(slowest {seconds / max(passes):.0f}x, fastest {seconds / min(passes):.0f}x; "
                        f"load average {load:.2f} before)",
-            "files/s": f"{len(paths) / elapsed:.1f}", "RTF": f"{elapsed / seconds:.4f}", "x real time": f"{seconds / elapsed:.0f}"}
+            "files/s": f"{len(paths) / elapsed:.1f}", "RTF": f"{elapsed / seconds:.4f}",
+            "x real time": f"{seconds / elapsed:.0f}"}
 
 
 def arm_of(strategy: str) -> dict:
@@ -170,7 +172,8 @@ def main() -> None:
         else:
             with Timer() as timer:
                 run_experiment(recipe, run_dir, seeds=seeds, jobs=args.jobs, **arm_of(args.best_strategy))
-            rows.append({"measure": f"full LOSO run: {args.best_config}/{args.best_strategy}, 10 folds x {len(seeds)} seeds, "
+            rows.append({"measure": f"full LOSO run: {args.best_config}/{args.best_strategy}, "
+                                    f"10 folds x {len(seeds)} seeds, "
                                     f"cache warm, {args.jobs} jobs", "wall time (s)": f"{timer.seconds:.0f}"})
         arm = args.best_strategy.replace(":", "_")
         first_fold = sorted(run_dir.glob(f"runs/{arm}/*_seed{seeds[0]}"))[0].name.rsplit("_seed", 1)[0]

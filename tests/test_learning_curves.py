@@ -54,6 +54,6 @@ def test_summary_gives_last_and_best_validation_ua_and_late_gradient_norms(tmp_p
     _run(tmp_path / "runs" / "druw" / "fold0_seed0", 0.0, grad_norms=True)
     table = learning_curves.summary_table(learning_curves.arm_curves(learning_curves.run_folders(tmp_path)), last=1)
     row = table.iloc[0]
-    assert (row["arm"], row["epochs"], row["val UA % (last epoch)"], row["val UA % (best epoch)"]) == ("druw", 3, "50.0",
-                                                                                                    "50.0")
+    assert (row["arm"], row["epochs"], row["val UA % (last epoch)"], row["val UA % (best epoch)"]) == (
+        "druw", 3, "50.0", "50.0")
     assert row["last train loss: gender"] == "0.10" and row["grad norm: emotion (last 1 epochs)"] == "0.50"

@@ -21,7 +21,8 @@ import paper_budgets  # noqa: E402
                                                             ("wave", 50, 16, "adam")])
 def test_full_budgets_are_the_papers(name, epochs, batch, optimiser, tmp_path):
     recipe = paper_budgets.model_recipe(name, "emodb", tmp_path, tmp_path, "bf16-mixed", smoke=False)
-    assert (recipe["train"]["epochs"], recipe["train"]["batch_size"], recipe["optim"]["name"]) == (epochs, batch, optimiser)
+    assert (recipe["train"]["epochs"], recipe["train"]["batch_size"],
+            recipe["optim"]["name"]) == (epochs, batch, optimiser)
     assert recipe["train"]["precision"] == "bf16-mixed" and recipe["train"]["seeds"] == [0]
     assert recipe["protocol"]["name"] == "loso" and recipe["data"]["corpus"] == "emodb"
 
@@ -62,7 +63,8 @@ def test_smoke_run_on_the_demo_corpus_writes_the_result_tables(tmp_path):
     assert "grad_norm.emotion" in pd.read_csv(runs[0] / "steps.csv").columns
     claims = subprocess.run([sys.executable, str(BENCHMARKS / "claims.py"), "--comparison",
                              str(tmp_path / "runs" / "paper_budget_cnn_smoke"), "--cross-language", "",
-                             "--out", str(tmp_path), "--name", "claims_cnn"], capture_output=True, text=True, timeout=120)
+                             "--out", str(tmp_path), "--name", "claims_cnn"],
+                            capture_output=True, text=True, timeout=120)
     assert claims.returncode == 0, claims.stderr[-2000:]
     relations = list(pd.read_csv(tmp_path / "claims_cnn.csv")["relation"])
     # arms that did not run are skipped, not invented; the multi-task arm against single-task is chosen on validation

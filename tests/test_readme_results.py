@@ -29,7 +29,8 @@ def test_a_block_can_name_a_table_in_a_subfolder(tmp_path):
     (tmp_path / "extra").mkdir()
     (tmp_path / "extra" / "emodb_loso.md").write_text("| b |\n")
     readme = "<!-- results:extra/emodb_loso -->\n<!-- /results:extra/emodb_loso -->\n"
-    assert _updater().render(readme, tmp_path) == "<!-- results:extra/emodb_loso -->\n| b |\n<!-- /results:extra/emodb_loso -->\n"
+    assert (_updater().render(readme, tmp_path)
+            == "<!-- results:extra/emodb_loso -->\n| b |\n<!-- /results:extra/emodb_loso -->\n")
 
 
 def test_a_block_without_its_table_is_an_error(tmp_path):

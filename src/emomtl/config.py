@@ -54,7 +54,8 @@ def positive(optional: bool = False) -> Check:
     def check(value: Any) -> str | None:
         if value is None and optional:
             return None
-        return None if math.isfinite(value) and value > 0 else f"must be finite and > 0{' (or null)' if optional else ''}"
+        return (None if math.isfinite(value) and value > 0
+                else f"must be finite and > 0{' (or null)' if optional else ''}")
     return check
 
 
@@ -196,7 +197,8 @@ class TrainSettings(Section):
     devices: int = setting(1, (int,), at_least(1))
     """Data-parallel processes (>= 1)."""
     backend: str = setting("local", (str,), one_of(*BACKENDS))
-    """Where ``cv``/``compare`` run their jobs: ``local`` (this machine) or ``ray`` (Ray tasks; ``pip install emomtl[ray]``)."""
+    """Where ``cv``/``compare`` run their jobs: ``local`` (this machine) or ``ray`` (Ray tasks;
+    ``pip install emomtl[ray]``)."""
     cpus_per_job: int | None = setting(None, _OPTIONAL_INT, at_least(1, optional=True))
     """``ray``: CPUs each job requests (>= 1, or null for a node's cores / ``--jobs``, else ``devices``)."""
     gpus_per_job: int | None = setting(None, _OPTIONAL_INT, at_least(0, optional=True))

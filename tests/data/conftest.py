@@ -12,13 +12,15 @@ import soundfile
 WriteWav = Callable[..., Path]
 
 
-def write_wav(path: Path, seconds: float = 0.25, sample_rate: int = 16000, kind: str = "sine", channels: int = 1) -> Path:
+def write_wav(path: Path, seconds: float = 0.25, sample_rate: int = 16000, kind: str = "sine",
+              channels: int = 1) -> Path:
     """A short sine (or noise) recording at ``path`` (folders created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     n = int(round(seconds * sample_rate))
     t = np.arange(n) / sample_rate
     seed = sum(path.name.encode())
-    signal = 0.3 * np.sin(2 * np.pi * (150 + seed % 200) * t) if kind == "sine" else np.random.default_rng(seed).normal(0, 0.1, n)
+    signal = (0.3 * np.sin(2 * np.pi * (150 + seed % 200) * t) if kind == "sine"
+              else np.random.default_rng(seed).normal(0, 0.1, n))
     data = np.repeat(signal[:, None], channels, axis=1) if channels > 1 else signal
     soundfile.write(str(path), data.astype(np.float32), sample_rate, subtype="PCM_16")
     return path

@@ -39,7 +39,8 @@ def test_emodb_reads_speaker_text_emotion_and_gender(tmp_path, wav):
     loaded = load_corpus("emodb", tmp_path)
     table = loaded.table.set_index(loaded.table["path"].map(lambda p: Path(p).name))
     _check_schema(loaded.table)
-    assert table.loc["03a01Fa.wav", ["speaker", "gender", "emotion", "language"]].tolist() == ["03", "male", "happiness", "de"]
+    assert (table.loc["03a01Fa.wav", ["speaker", "gender", "emotion", "language"]].tolist()
+            == ["03", "male", "happiness", "de"])
     assert table.loc["08b02Wb.wav", ["speaker", "gender", "emotion"]].tolist() == ["08", "female", "anger"]
     assert table.loc["16a05Lc.wav", "emotion"] == "boredom"
     assert table.loc["03a01Fa.wav", "text"] == "Der Lappen liegt auf dem Eisschrank."
@@ -61,7 +62,8 @@ def test_turev_reads_speaker_prefix_and_emotion_code(tmp_path, wav):
     _check_schema(table)
     assert loaded.name == "turev-db"
     assert dict(zip(_names(table), table["emotion"])) == {
-        "1157_kz_acik.wav": "anger", "1234_sk_algi.wav": "calm", "6783_mt_beste.wav": "happiness", "7895_hl_bugu.wav": "sadness",
+        "1157_kz_acik.wav": "anger", "1234_sk_algi.wav": "calm",
+        "6783_mt_beste.wav": "happiness", "7895_hl_bugu.wav": "sadness",
     }
     assert table["speaker"].tolist() == ["1157", "1234", "6783", "7895"]
     assert table["gender"].isna().all() and set(table["language"]) == {"tr"}
@@ -83,7 +85,8 @@ def test_ravdess_pairs_audio_with_video_and_reads_the_seven_fields(tmp_path, wav
     table = loaded.table.set_index(loaded.table["path"].map(lambda p: Path(p).name))
     _check_schema(loaded.table)
     angry = table.loc["03-01-05-02-01-01-01.wav"]
-    assert (angry["speaker"], angry["gender"], angry["emotion"], angry["emotion_level"]) == ("01", "male", "anger", "strong")
+    assert (angry["speaker"], angry["gender"], angry["emotion"],
+            angry["emotion_level"]) == ("01", "male", "anger", "strong")
     assert Path(angry["video"]).name == "01-01-05-02-01-01-01.mp4"  # audio-video preferred
     assert Path(table.loc["03-01-01-01-02-02-01.wav", "video"]).name == "02-01-01-01-02-02-01.mp4"
     assert table.loc["03-01-01-01-02-02-01.wav", "text"] == "Dogs are sitting by the door."
@@ -233,7 +236,8 @@ def test_iemocap_reads_labels_speakers_dimensions_and_transcripts(tmp_path, wav)
     _check_schema(loaded.table)
     assert len(table) == 8
     first = table.loc["Ses01F_impro01_F000"]
-    assert (first["speaker"], first["gender"], first["session"], first["emotion"]) == ("Ses01F", "female", "Ses01", "neutral")
+    assert (first["speaker"], first["gender"], first["session"],
+            first["emotion"]) == ("Ses01F", "female", "Ses01", "neutral")
     assert (first["valence"], first["arousal"], first["dominance"]) == (0.375, 0.375, 0.375)
     assert first["text"] == "Excuse me." and bool(first["improvised"]) and first["agreement"] == "majority"
     assert table.loc["Ses01F_impro01_M000", "speaker"] == "Ses01M"  # the turn's speaker, not the dialog's
@@ -248,7 +252,8 @@ def test_iemocap_reads_labels_speakers_dimensions_and_transcripts(tmp_path, wav)
 def test_iemocap_breaks_ties_reproducibly_among_the_top_votes(tmp_path, wav):
     release = _iemocap_tree(tmp_path, wav)
     draws = {
-        load_corpus("iemocap", release, seed=seed).table.set_index("path").filter(like="impro01_M000", axis=0)["emotion"].iloc[0]
+        load_corpus("iemocap", release, seed=seed).table.set_index("path")
+            .filter(like="impro01_M000", axis=0)["emotion"].iloc[0]
         for seed in range(12)
     }
     assert draws == {"anger", "frustration"}  # both top labels occur over seeds, nothing else
@@ -281,8 +286,10 @@ def test_iemocap_video_names_each_turns_span_and_speaker_half_of_the_dialog_vide
     table = loaded.table.set_index(loaded.table["path"].map(lambda p: Path(p).stem))
     divx = release / "Session1" / "dialog" / "avi" / "DivX"
     # Ses01F dialogs: the female actor wears the markers and is on the left, the male actor on the right
-    assert table.loc["Ses01F_impro01_F000", "video"] == f"{divx / 'Ses01F_impro01.avi'}#t=6.2901,8.2357&xywh=percent:0,0,50,100"
-    assert table.loc["Ses01F_impro01_M000", "video"].endswith("Ses01F_impro01.avi#t=10.01,11.3925&xywh=percent:50,0,50,100")
+    assert (table.loc["Ses01F_impro01_F000", "video"]
+            == f"{divx / 'Ses01F_impro01.avi'}#t=6.2901,8.2357&xywh=percent:0,0,50,100")
+    assert table.loc["Ses01F_impro01_M000", "video"].endswith(
+        "Ses01F_impro01.avi#t=10.01,11.3925&xywh=percent:50,0,50,100")
     assert table.loc["Ses01F_script01_1_M000", "video"].endswith("#t=3.5,5&xywh=percent:50,0,50,100")
     assert table.loc["Ses01F_impro01_F000", ["dialog_start", "dialog_end"]].tolist() == [6.2901, 8.2357]
     assert not any("Ses02" in name for name in table.index)
@@ -291,7 +298,8 @@ def test_iemocap_video_names_each_turns_span_and_speaker_half_of_the_dialog_vide
 
 # -------------------------------------------------------------------- ExVo
 def test_exvo_reads_intensities_age_country_and_fixed_split(tmp_path, wav):
-    header = "File_ID,Subject_ID,Split,Age,Country,Country_string,Awe,Excitement,Amusement,Awkwardness,Fear,Horror,Distress,Triumph,Sadness,Surprise\n"
+    header = ("File_ID,Subject_ID,Split,Age,Country,Country_string,Awe,Excitement,Amusement,Awkwardness,Fear,Horror,"
+              "Distress,Triumph,Sadness,Surprise\n")
     rows = [
         "[00001],Speaker_1,Train,25,United States,United States,0.1,0.9,0.2,0,0,0,0,0.3,0,0.4\n",
         "[00002],Speaker_2,Val,31,China,China,0.7,0.1,0,0,0,0,0,0,0,0.1\n",

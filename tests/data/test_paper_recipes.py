@@ -168,7 +168,8 @@ def iemocap_tree(root: Path, wav, sessions: int = 3, turns_per_actor: int = 4) -
         for index in range(2 * turns_per_actor):
             actor, code = "FM"[index % 2], IEMOCAP_CODES[index % len(IEMOCAP_CODES)]
             turn = f"{dialog}_{actor}{index // 2:03d}"
-            lines += [f"[{start:.4f} - {start + 0.8:.4f}]\t{turn}\t{code}\t[2.5000, 3.0000, 3.0000]", "C-E1:\tNeutral;\t()", ""]
+            lines += [f"[{start:.4f} - {start + 0.8:.4f}]\t{turn}\t{code}\t[2.5000, 3.0000, 3.0000]",
+                      "C-E1:\tNeutral;\t()", ""]
             wav(session / "sentences" / "wav" / dialog / f"{turn}.wav", 0.8)
             start += 1.0
         evaluation = session / "dialog" / "EmoEvaluation" / f"{dialog}.txt"

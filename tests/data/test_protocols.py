@@ -159,7 +159,8 @@ def test_speaker_kfold_groups_are_balanced_and_seeded():
     assert [len(s.test_speakers) for s in splits] == [3, 3, 3, 3]
     for split in splits:
         check_no_leak(table, split)
-    assert [s.test_speakers for s in splits] == [s.test_speakers for s in make_splits(table, "speaker_kfold", seed=3, folds=4)]
+    assert ([s.test_speakers for s in splits]
+            == [s.test_speakers for s in make_splits(table, "speaker_kfold", seed=3, folds=4)])
     with pytest.raises(ConfigError, match="folds"):
         make_splits(table, "speaker_kfold", folds=13)
 
@@ -267,7 +268,8 @@ def test_speaker_identity_is_train_only_under_speaker_independent_protocols():
     data=st.data(),
 )
 def test_no_speaker_in_two_parts_and_every_row_tested_once(counts, protocol, seed, data):
-    table = make_table({f"spk{i}": n for i, n in enumerate(counts)}).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    table = (make_table({f"spk{i}": n for i, n in enumerate(counts)})
+             .sample(frac=1.0, random_state=seed).reset_index(drop=True))
     options = {}
     if protocol == "speaker_kfold":
         folds = data.draw(st.integers(min_value=2, max_value=len(counts)), label="folds")

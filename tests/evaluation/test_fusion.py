@@ -38,7 +38,8 @@ def test_fusion_averages_probabilities_and_can_beat_each_member(tmp_path, capsys
     b = {"f1": np.array([[0.4, 0.6], [0.45, 0.55], [0.9, 0.1], [0.2, 0.8]])}
     run_a, run_b = fake_run(tmp_path / "a", "static", a), fake_run(tmp_path / "b", "druw", b, 5.0)
     per_run, fused = fuse([Member.parse(str(run_a)), Member.parse(f"{run_b}:druw")])
-    np.testing.assert_allclose(fused[["emotion.prob.anger", "emotion.prob.sadness"]].to_numpy(), (a["f1"] + b["f1"]) / 2)
+    np.testing.assert_allclose(fused[["emotion.prob.anger", "emotion.prob.sadness"]].to_numpy(),
+                               (a["f1"] + b["f1"]) / 2)
     assert per_run["emotion.ua"].tolist() == [1.0]
     assert main(["fuse", str(run_a), f"{run_b}:druw", "--out", str(tmp_path / "fused")]) == 0
     out = capsys.readouterr().out

@@ -140,7 +140,8 @@ def test_a_segment_decodes_only_its_time_span_and_region(tmp_path: Path, name: s
     np.testing.assert_allclose(part[:, :, 0, 0].astype(float), whole[5:10, :, 0, 0].astype(float), atol=3)
     right = extractor.from_path(video_item(path, 0.5, 1.0, ("percent", 50, 0, 50, 100)))
     left = extractor.from_path(video_item(path, 0.5, 1.0, ("percent", 0, 0, 50, 100)))
-    blue = lambda frames: int(((frames[:, 2] > 200) & (frames[:, 0] < 80)).sum())  # RGB: blue high, red low
+    def blue(frames):
+        return int(((frames[:, 2] > 200) & (frames[:, 0] < 80)).sum())  # RGB: blue high, red low
     assert blue(right) > 0 and blue(left) == 0  # the blue square (x 100-140 of 160) is in the right half
     with pytest.raises(VideoError, match="between 5 s and 6 s"):
         extractor.from_path(video_item(path, 5.0, 6.0))  # past the end of the 2 s file

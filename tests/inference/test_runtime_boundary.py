@@ -23,5 +23,6 @@ def _imported_modules(path: Path) -> set[str]:
 def test_inference_and_runtime_never_import_training():
     for folder in ("inference", "runtime"):
         for path in sorted((PACKAGE / folder).rglob("*.py")):
-            bad = sorted(m for m in _imported_modules(path) if m == "emomtl.training" or m.startswith("emomtl.training."))
+            bad = sorted(m for m in _imported_modules(path)
+                         if m == "emomtl.training" or m.startswith("emomtl.training."))
             assert not bad, f"{path.relative_to(PACKAGE)} imports {bad}"

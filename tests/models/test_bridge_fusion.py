@@ -192,7 +192,8 @@ def test_masking_with_pretrained_encoders_keeps_their_frozen_parts_frozen(tiny_h
         raise AssertionError("the masked encoder ran")
 
     waveform_mask = torch.arange(3200)[None, :] < torch.tensor([[3200], [1600]])
-    batch = {"waveform": torch.randn(2, 3200), "waveform_mask": waveform_mask, "text_ids": torch.randint(0, 100, (2, 7))}
+    batch = {"waveform": torch.randn(2, 3200), "waveform_mask": waveform_mask,
+             "text_ids": torch.randint(0, 100, (2, 7))}
     speech.forward = not_run
     model.train()
     audio, audio_valid, _, _ = model.encode(batch)
@@ -360,8 +361,10 @@ def test_waveforms_are_normalised_when_the_model_ships_a_normalising_feature_ext
     waveform = torch.randn(2, 3200) * 3 + 1
     valid = torch.arange(3200)[None, :] < torch.tensor([[3200], [1600]])
     x = normalize_waveform(waveform, valid)
-    reference = Wav2Vec2FeatureExtractor(do_normalize=True)([w[: int(n)].numpy() for w, n in zip(waveform, valid.sum(1))],
-                                                            sampling_rate=16000, padding=True, return_attention_mask=True,
+    reference = Wav2Vec2FeatureExtractor(do_normalize=True)([w[: int(n)].numpy()
+                                                             for w, n in zip(waveform, valid.sum(1))],
+                                                            sampling_rate=16000, padding=True,
+                                                            return_attention_mask=True,
                                                             return_tensors="pt")
     torch.testing.assert_close(x, reference["input_values"], atol=1e-4, rtol=1e-4)
     normalising.eval()

@@ -135,6 +135,7 @@ def test_functional_mlp_task_inputs_give_a_task_its_own_input_and_trunk():
     torch.testing.assert_close(base["gender"], other_middle["gender"])  # gender never reads the middle layer
     assert not torch.allclose(base["gender"], other_low["gender"])
     # a single-task arm of the recipe: the entry of its absent task does not apply
-    alone = build_model({"name": "functional_mlp", "hidden": [8], "inputs": ["middle"], "task_inputs": {"gender": ["low"]}},
+    alone = build_model({"name": "functional_mlp", "hidden": [8], "inputs": ["middle"],
+                         "task_inputs": {"gender": ["low"]}},
                         [t for t in make_tasks() if t.name == "emotion"], {"middle": (12,), "low": (5,)})
     assert set(alone.input_keys) == {"middle"}

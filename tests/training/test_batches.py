@@ -31,7 +31,8 @@ def test_padding_is_in_feature_units_and_standardised_with_the_rest():
     mean, std = standardizer.mean["logmel"], standardizer.std["logmel"]
     expected_pad = (-80.0 - mean) / std  # per mel band
     np.testing.assert_allclose(batch[0, :, 12:].numpy(), np.repeat(expected_pad[:, None], 8, axis=1), rtol=1e-5)
-    np.testing.assert_allclose(batch[0, :, :12].numpy(), (inputs["logmel"][0] - mean[:, None]) / std[:, None], rtol=1e-4)
+    np.testing.assert_allclose(batch[0, :, :12].numpy(), (inputs["logmel"][0] - mean[:, None]) / std[:, None],
+                               rtol=1e-4)
 
 
 def test_without_a_pad_value_padding_is_the_mean_zero_after_standardisation():
@@ -64,7 +65,8 @@ def test_windowed_evaluation_pads_like_training():
     specs["logmel"].pad_value = None  # zero padding after standardisation, in both paths
     windowed = predict_outputs(_MeanModel(), inputs, rows, specs, standardizer, [task])["emotion"]
     specs["logmel"].eval_crop = "start"
-    np.testing.assert_allclose(windowed, predict_outputs(_MeanModel(), inputs, rows, specs, standardizer, [task])["emotion"],
+    np.testing.assert_allclose(windowed,
+                               predict_outputs(_MeanModel(), inputs, rows, specs, standardizer, [task])["emotion"],
                                rtol=1e-5)
     assert not np.allclose(windowed, start)
 
@@ -93,7 +95,8 @@ def test_mixup_mixes_inputs_and_weights_the_partner_losses():
     batch = {"functionals": torch.arange(12, dtype=torch.float32).reshape(4, 3)}
     mixed, perm, lam = mixup_batch(batch, 0.4, np.random.default_rng(3))
     assert 0.0 <= lam <= 1.0 and sorted(perm.tolist()) == [0, 1, 2, 3]
-    torch.testing.assert_close(mixed["functionals"], lam * batch["functionals"] + (1 - lam) * batch["functionals"][perm])
+    torch.testing.assert_close(mixed["functionals"],
+                               lam * batch["functionals"] + (1 - lam) * batch["functionals"][perm])
     task = TaskSpec("emotion", classes=["a", "b", "c"])
     logits, target = torch.randn(4, 3), torch.tensor([0, 1, 2, -100])
     expected = lam * task_loss(task, logits, target) + (1 - lam) * task_loss(task, logits, target[perm])
@@ -103,14 +106,16 @@ def test_mixup_mixes_inputs_and_weights_the_partner_losses():
     value = TaskSpec("valence", kind="regression")
     values, scores = torch.tensor([0.0, 1.0, float("nan"), 3.0]), torch.randn(4)
     mixed_values = lam * values + (1 - lam) * values[perm]
-    torch.testing.assert_close(mixed_task_loss(value, scores, values, perm, lam), task_loss(value, scores, mixed_values))
+    torch.testing.assert_close(mixed_task_loss(value, scores, values, perm, lam),
+                               task_loss(value, scores, mixed_values))
 
 
 def test_mixup_refuses_masked_inputs_and_bad_alpha():
     with pytest.raises(ConfigError, match="alpha must be > 0"):
         mixup_batch({"x": torch.zeros(2, 3)}, 0.0, np.random.default_rng(0))
     with pytest.raises(ConfigError, match="padding mask"):
-        mixup_batch({"x": torch.zeros(2, 3, 4), "x_mask": torch.ones(2, 4, dtype=torch.bool)}, 0.2, np.random.default_rng(0))
+        mixup_batch({"x": torch.zeros(2, 3, 4), "x_mask": torch.ones(2, 4, dtype=torch.bool)},
+                    0.2, np.random.default_rng(0))
 
 
 def test_a_run_with_mixup_trains_and_scores(tmp_path):

@@ -32,7 +32,8 @@ def test_weighted_loss_matches_torch_and_lets_each_class_count_equally():
     expected = torch.nn.functional.cross_entropy(logits[:4], target[:4], weight=weights)
     assert loss.item() == pytest.approx(expected.item())
     # a mistake on the rare class now costs as much as the same mistake on all of the frequent one
-    wrong_rare = task_loss(task, logits, torch.tensor([0, 0, 0, 0, 1]), balanced_class_weights(np.array([0, 0, 0, 0, 1]), 2))
+    wrong_rare = task_loss(task, logits, torch.tensor([0, 0, 0, 0, 1]),
+                           balanced_class_weights(np.array([0, 0, 0, 0, 1]), 2))
     assert wrong_rare > task_loss(task, logits, torch.tensor([0, 0, 0, 0, 1]))
 
 
@@ -53,7 +54,8 @@ def test_trainer_fits_the_weights_on_training_rows_only(tmp_path):
     assert set(trainer.class_weights) == {"emotion"}
     emotion = tasks[0]
     train_labels = emotion.encode(prepared.table)[split.train]
-    torch.testing.assert_close(trainer.class_weights["emotion"], balanced_class_weights(train_labels, len(emotion.classes)))
+    torch.testing.assert_close(trainer.class_weights["emotion"],
+                               balanced_class_weights(train_labels, len(emotion.classes)))
     # relabelling the test speaker's rows changes nothing: its labels never reach the weights
     prepared.table.loc[split.test, "emotion"] = emotion.classes[0]
     again = SplitTrainer(SplitJob(recipe, tasks, prepared, split, recipe["weighting"], 0, tmp_path / "run2"))

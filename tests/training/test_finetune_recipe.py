@@ -128,5 +128,6 @@ def test_whisper_is_the_audio_branch_of_the_recipe(tmp_path, tiny_hubert):
     trained = load_checkpoint(run / "checkpoint_last.pt")["model"]
     initial = build_encoder(read_variables(folder / "model.bin", "encoder/")[1]).state_dict()
     same_as_loaded = {k: torch.equal(trained[SPEECH + k], v) for k, v in initial.items()}
-    assert all(v for k, v in same_as_loaded.items() if k.startswith(("conv1.", "conv2.", "embed_positions.", "layers.0.")))
+    assert all(v for k, v in same_as_loaded.items()
+               if k.startswith(("conv1.", "conv2.", "embed_positions.", "layers.0.")))
     assert not all(v for k, v in same_as_loaded.items() if k.startswith("layers.1."))

@@ -27,7 +27,8 @@ def test_logged_steps_carry_each_tasks_gradient_norm(recipe, tmp_path):
     recipe["train"] |= {"log_grad_norms": True, "log_every": 2}
     prepared = prepare_corpus(recipe, progress=False)
     tasks = fit_tasks(recipe, prepared.table)
-    job = SplitJob(recipe, tasks, prepared, build_splits(recipe, prepared.table)[0], {"name": "uw"}, 0, tmp_path / "run")
+    job = SplitJob(recipe, tasks, prepared, build_splits(recipe, prepared.table)[0],
+                   {"name": "uw"}, 0, tmp_path / "run")
     trainer = SplitTrainer(job)
     (tmp_path / "run").mkdir()
     with RunLogger(tmp_path / "run", tensorboard=False) as logger:

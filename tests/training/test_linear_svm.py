@@ -50,7 +50,8 @@ def toy_recipe(tmp_path, **model) -> dict:
 
 def _job(recipe, prepared, out_dir, fold: int = 0) -> SplitJob:
     tasks = fit_tasks(recipe, prepared.table)
-    return SplitJob(recipe, tasks, prepared, build_splits(recipe, prepared.table)[fold], recipe["weighting"], 0, out_dir)
+    return SplitJob(recipe, tasks, prepared, build_splits(recipe, prepared.table)[fold],
+                    recipe["weighting"], 0, out_dir)
 
 
 def test_learns_a_separable_problem_and_writes_a_run(tmp_path):

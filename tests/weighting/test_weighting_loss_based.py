@@ -110,7 +110,8 @@ def test_uw_total_and_log_variance_gradient():
 
 
 def test_uw_classification_factor_and_initial_value():
-    strategy = create("uw", ["a", "b"], precision_factor="kendall", task_kinds={"a": "classification"}, init_log_var={"a": 0.0, "b": math.log(2)})
+    strategy = create("uw", ["a", "b"], precision_factor="kendall", task_kinds={"a": "classification"},
+                      init_log_var={"a": 0.0, "b": math.log(2)})
     out = strategy(_losses(a=2.0, b=4.0))
     # a: exp(0) * 2 + 0; b: 1/2 * 1/2 * 4 + ln(2)/2
     assert out.loss.item() == pytest.approx(2.0 + 1.0 + math.log(2) / 2)

@@ -134,7 +134,8 @@ def run_splits(args: argparse.Namespace) -> int:
                           "splits": [s.summary() for s in splits]}, indent=2, ensure_ascii=False))
         return 0
     console = Console(soft_wrap=True)
-    view = Table(title=f"{loaded.name}: {args.protocol} (seed {args.seed}), {len(splits)} split(s)", title_justify="left")
+    view = Table(title=f"{loaded.name}: {args.protocol} (seed {args.seed}), {len(splits)} split(s)",
+                 title_justify="left")
     for heading in ("split", "train", "validation", "test", "test speakers", "validation speakers"):
         view.add_column(heading, justify="right" if heading in ("train", "validation", "test") else "left")
     for split in splits:

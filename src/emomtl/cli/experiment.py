@@ -28,8 +28,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "changed)")
     parser.add_argument("--no-report", action="store_true", help="do not write report.md / report.html")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or tables")
-    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once in worker processes (cv/compare; with --backend ray: "
-                                                              "runs at once per Ray node)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs trained at once in worker processes (cv/compare; with --backend ray: "
+                             "runs at once per Ray node)")
     parser.add_argument("--devices", type=int, default=None,
                         help="data-parallel processes / GPUs per run (Lightning Fabric DDP; default: train.devices)")
 
@@ -54,11 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _backend_options(cv)
     cv.set_defaults(handler=run_cv, command_name="cv")
 
-    compare = subparsers.add_parser("compare", help="several weighting strategies (and single-task baselines) on identical folds")
+    compare = subparsers.add_parser("compare", help="several weighting strategies (and single-task baselines) "
+                                                    "on identical folds")
     _common(compare)
     _backend_options(compare)
     compare.add_argument("--weightings", help="comma-separated strategies (default: compare.weightings)")
-    compare.add_argument("--single-task", action="store_true", default=None, help="add one single-task baseline per scored task")
+    compare.add_argument("--single-task", action="store_true", default=None,
+                         help="add one single-task baseline per scored task")
     compare.add_argument("--models", help="comma-separated other models run as arms on the same folds, e.g. linear_svm "
                                           "(default: compare.models)")
     compare.set_defaults(handler=run_compare, command_name="compare")
@@ -118,7 +121,8 @@ def print_summary(results: pd.DataFrame, auxiliary: set[str] = frozenset()) -> N
         cells = []
         for column in metric_columns:
             values = pd.to_numeric(group[column], errors="coerce").dropna()
-            cells.append(f"{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0:.3f}" if len(values) else "-")
+            cells.append(f"{values.mean():.3f} ± {values.std(ddof=1) if len(values) > 1 else 0:.3f}"
+                         if len(values) else "-")
         cells += [f"{pd.to_numeric(group[c], errors='coerce').mean():.2f}" for c in weight_columns]
         table.add_row(str(strategy), *cells)
     output = Console()
@@ -156,7 +160,8 @@ def run_train(args: argparse.Namespace) -> int:
         else:
             metrics = train_split(job, resume=not args.no_resume, progress=not args.quiet)
         save_recipe(job.recipe.to_dict() if hasattr(job.recipe, "to_dict") else job.recipe, out / "config.yaml")
-        write_json(out / PLAN_NAME, {"runs": 1, "arms": [run.arm.label], "folds": [run.split.name], "seeds": [run.seed]})
+        write_json(out / PLAN_NAME, {"runs": 1, "arms": [run.arm.label], "folds": [run.split.name],
+                                     "seeds": [run.seed]})
         write_csv(out / "results.csv", pd.DataFrame([result_row(run.arm, run.split, run.seed, plan.prepared.table,
                                                                 metrics)]), index=False)
     console.print(f"best epoch {metrics['best_epoch']}  test score {metrics['score']:.4f}")

@@ -38,7 +38,8 @@ def list_features(args: argparse.Namespace) -> int:
     print("  name     installed  layers  hidden states  width  mel bands  frames/s")
     for info in describe_encoders():
         if info.installed:
-            print(f"  {info.name:<8} yes        {info.layers:<7} 0..{info.layers:<10} {info.width:<6} {info.mel_bands:<10} "
+            print(f"  {info.name:<8} yes        {info.layers:<7} 0..{info.layers:<10} {info.width:<6} "
+                  f"{info.mel_bands:<10} "
                   f"{info.frames_per_second:g}")
         else:
             print(f"  {info.name:<8} no         pip install {' '.join(info.packages)}")

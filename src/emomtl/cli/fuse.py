@@ -30,7 +30,8 @@ def run_fuse(args: argparse.Namespace) -> int:
     for name, ua in result["members_ua"].items():
         print(f"{name}: {args.task} UA {100 * ua:.1f} %")
     per_seed = " ".join(f"{100 * v:.1f}" for v in result["fused_ua_per_seed"])
-    print(f"fused ({len(members)} members, {result['runs_fused']} runs): {args.task} UA {100 * result['fused_ua']:.1f} % "
+    print(f"fused ({len(members)} members, {result['runs_fused']} runs): "
+          f"{args.task} UA {100 * result['fused_ua']:.1f} % "
           f"(per seed: {per_seed}); training cost {result['training_seconds']:.0f} s summed over members")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

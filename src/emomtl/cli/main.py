@@ -10,8 +10,8 @@ from emomtl import __version__
 from emomtl.errors import EmomtlError
 
 #: Modules of :mod:`emomtl.cli` that add sub-commands (``register(subparsers)``).
-COMMAND_MODULES = ("data", "features", "recipe", "weighting", "model", "experiment", "tune", "fuse", "report", "predict",
-                   "export", "serve")
+COMMAND_MODULES = ("data", "features", "recipe", "weighting", "model", "experiment", "tune", "fuse", "report",
+                   "predict", "export", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -94,7 +94,8 @@ def check_output(output: Path, files: list[Path]) -> None:
 
     target = os.path.realpath(output)
     if any(os.path.realpath(path) == target for path in files):
-        raise ConfigError(f"predict -o {output}: is one of the input recordings; write the table to a .csv or .json file")
+        raise ConfigError(f"predict -o {output}: is one of the input recordings; "
+                          "write the table to a .csv or .json file")
     if output.suffix.lower() in AUDIO_SUFFIXES:
         raise ConfigError(f"predict -o {output}: an audio file name; write the table to a .csv or .json file")
     if output.is_dir():

@@ -15,10 +15,12 @@ console = Console(stderr=True)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    tune = subparsers.add_parser("tune", help="search settings on validation speakers only (Optuna TPE + median pruning)")
+    tune = subparsers.add_parser("tune",
+                                 help="search settings on validation speakers only (Optuna TPE + median pruning)")
     tune.add_argument("recipe", help="recipe name or path to a YAML file")
     tune.add_argument("overrides", nargs="*", help="dotted overrides applied before the search")
-    tune.add_argument("--space", type=Path, required=True, help="YAML search space: dotted key -> {type, low, high, ...}")
+    tune.add_argument("--space", type=Path, required=True,
+                      help="YAML search space: dotted key -> {type, low, high, ...}")
     tune.add_argument("--trials", type=int, default=20, help="number of trials (default 20)")
     tune.add_argument("--folds", help="comma-separated outer folds whose training part is searched (default: all)")
     tune.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")

@@ -42,7 +42,8 @@ class LabelMap:
 
     def __post_init__(self) -> None:
         if self.unmapped not in UNMAPPED_CHOICES:
-            raise ConfigError(f"label map {self.name!r}: unmapped must be one of {UNMAPPED_CHOICES}, not {self.unmapped!r}")
+            raise ConfigError(f"label map {self.name!r}: unmapped must be one of {UNMAPPED_CHOICES}, "
+                              f"not {self.unmapped!r}")
         self.mapping = {
             str(k).strip().lower(): (None if v is None else str(v).strip().lower()) for k, v in self.mapping.items()
         }

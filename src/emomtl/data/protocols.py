@@ -160,7 +160,8 @@ def _corpus_speakers(table: pd.DataFrame, corpora: Iterable[str] | str) -> list[
     present = set(table["corpus"].dropna().astype(str))
     unknown = sorted(wanted - present)
     if unknown:
-        raise ConfigError(f"protocol.test_corpora: corpus(es) {unknown} are not in the table; present: {sorted(present)}")
+        raise ConfigError(f"protocol.test_corpora: corpus(es) {unknown} are not in the table; "
+                          f"present: {sorted(present)}")
     rows = table["corpus"].astype(str).isin(wanted).to_numpy()
     return sorted(set(_speakers(table)[rows]))
 
@@ -179,7 +180,8 @@ def _loso(table: pd.DataFrame, seed: int, validation_speakers: int = 1,
     if test_corpora is not None:
         tested = sorted(set(tested) & set(_corpus_speakers(table, test_corpora)))
         if not tested:
-            raise ConfigError("protocol.test_corpora: no speaker is both in those corpora and in protocol.test_speakers")
+            raise ConfigError("protocol.test_corpora: no speaker is both in those corpora "
+                              "and in protocol.test_speakers")
     if len(everyone) < count + 2:
         raise ConfigError(f"protocol 'loso' needs at least {count + 2} speakers (1 test, {count} validation, "
                           f"1 train); the table has {len(everyone)}")
@@ -245,7 +247,8 @@ def _speaker_kfold(table: pd.DataFrame, seed: int, folds: int | None = None,
     count = _check_count("speaker_kfold", "validation_speakers", validation_speakers)
     folds = min(10, len(everyone)) if folds is None else _check_count("speaker_kfold", "folds", folds, 2)
     if folds > len(everyone):
-        raise ConfigError(f"protocol.folds: {folds} folds need at least {folds} speakers; the table has {len(everyone)}")
+        raise ConfigError(f"protocol.folds: {folds} folds need at least {folds} speakers; "
+                          f"the table has {len(everyone)}")
     splits = []
     for k, group in enumerate(speaker_groups(table, folds, seed)):
         others = [s for s in everyone if s not in group]
@@ -257,7 +260,8 @@ def _speaker_kfold(table: pd.DataFrame, seed: int, folds: int | None = None,
 def _ratios(value: Sequence[float]) -> np.ndarray:
     ratios = np.asarray(value, dtype=float)
     if ratios.shape != (3,) or (ratios < 0).any() or ratios.sum() <= 0 or ratios[0] <= 0 or ratios[2] <= 0:
-        raise ConfigError(f"protocol.ratios: expected [train, validation, test] with train and test > 0, got {list(value)}")
+        raise ConfigError("protocol.ratios: expected [train, validation, test] with train and test > 0, "
+                          f"got {list(value)}")
     return ratios / ratios.sum()
 
 
@@ -346,7 +350,8 @@ def _fixed(table: pd.DataFrame, seed: int, column: str = "split", validation_spe
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
         where = table["path"].iloc[first] if "path" in table.columns else f"row {first}"
-        raise LabelError(f"column {column!r}: value {table[column].iloc[first]!r} of {where} is not train/validation/test "
+        raise LabelError(f"column {column!r}: value {table[column].iloc[first]!r} of {where} "
+                         "is not train/validation/test "
                          f"({int(bad.sum())} row(s) affected)")
     if not speaker_independent:
         warnings.warn("protocol 'fixed': speaker_independent: false, speakers shared between parts are not checked",
@@ -357,7 +362,8 @@ def _fixed(table: pd.DataFrame, seed: int, column: str = "split", validation_spe
         count = _check_count("fixed", "validation_speakers", validation_speakers)
         candidates = sorted(set(speakers[masks["train"]]))
         if count >= len(candidates):
-            raise ConfigError(f"protocol 'fixed': the {column!r} column has no validation rows and the {len(candidates)} "
+            raise ConfigError(f"protocol 'fixed': the {column!r} column has no validation rows "
+                              f"and the {len(candidates)} "
                               f"training speaker(s) cannot spare {count} validation speaker(s)")
         drawn = np.isin(speakers, _draw(candidates, count, _rng(seed))) & masks["train"]
         masks = {"train": masks["train"] & ~drawn, "validation": drawn, "test": masks["test"]}

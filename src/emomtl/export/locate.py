@@ -24,7 +24,8 @@ def find_checkpoint(path: str | Path, run: str | None = None, setting: str = "ch
     if run is not None:
         chosen = path / "runs" / run / CHECKPOINT
         if not chosen.is_file():
-            raise ConfigError(f"{setting} --run: {chosen} does not exist (runs: {', '.join(list_runs(path)) or 'none'})")
+            raise ConfigError(f"{setting} --run: {chosen} does not exist "
+                              f"(runs: {', '.join(list_runs(path)) or 'none'})")
         return chosen
     if (path / CHECKPOINT).is_file():
         return path / CHECKPOINT

@@ -143,7 +143,8 @@ class Recognizer:
                 log.warning(
                     "%s standardises inputs per speaker (%s) but no speakers were given: predictions use the training "
                     "set's global statistics; give each file's speaker (Python: process_files(..., speakers=) or "
-                    "enroll(); command line: --speakers or --speaker-from-dir) to match training", member.name, ", ".join(speaker_inputs(member.specs)))
+                    "enroll(); command line: --speakers or --speaker-from-dir) to match training",
+                    member.name, ", ".join(speaker_inputs(member.specs)))
                 self._warned_global = True
             return member.standardizer
         # An enrolled speaker's statistics come from its enrolment files alone; other speakers' from their own rows.
@@ -154,7 +155,8 @@ class Recognizer:
                 fit_speakers.append(speaker)
                 for name in fit_inputs:
                     fit_inputs[name].append(row[member.featurizer][name])
-        fitted = speaker_standardizer(member.standardizer, fit_inputs, member.specs, np.array(fit_speakers, dtype=object))
+        fitted = speaker_standardizer(member.standardizer, fit_inputs, member.specs,
+                                      np.array(fit_speakers, dtype=object))
         fitted.speakers = np.asarray(speakers, dtype=object)
         return fitted
 

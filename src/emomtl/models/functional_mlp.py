@@ -47,7 +47,8 @@ class FunctionalMLPSettings:
         require_probability(where, input_dropout=self.input_dropout)
         if not (self.layer_mix is None or self.layer_mix in LAYER_MIXES
                 or (isinstance(self.layer_mix, int) and not isinstance(self.layer_mix, bool))):
-            raise ConfigError(f"{where}.layer_mix: {self.layer_mix!r} is not null, an int or one of {list(LAYER_MIXES)}")
+            raise ConfigError(f"{where}.layer_mix: {self.layer_mix!r} is not null, "
+                              f"an int or one of {list(LAYER_MIXES)}")
 
 
 LAYER_MIXES = ("softmax", "concat")
@@ -83,7 +84,8 @@ class LayerMix(nn.Module):
 class Trunk(nn.Module):
     """Layer mixes of its inputs, concatenation, optional batch norm and input dropout, then ReLU layers."""
 
-    def __init__(self, settings: FunctionalMLPSettings, keys: Sequence[str], shapes: Mapping[str, tuple[int, ...]]) -> None:
+    def __init__(self, settings: FunctionalMLPSettings, keys: Sequence[str],
+                 shapes: Mapping[str, tuple[int, ...]]) -> None:
         super().__init__()
         self.keys = tuple(keys)
         self.mixes = nn.ModuleDict({key: LayerMix(settings.layer_mix, shapes[key][0])

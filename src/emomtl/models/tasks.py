@@ -64,11 +64,14 @@ class TaskSpec:
             self.column = self.column or self.name
         self.loss = self.loss or ("ce" if self.kind == "classification" else "mse")
         if self.loss not in _LOSSES[self.kind]:
-            raise ConfigError(f"{where}.loss: {self.loss!r} is not valid for {self.kind}; use one of {_LOSSES[self.kind]}")
+            raise ConfigError(f"{where}.loss: {self.loss!r} is not valid for {self.kind}; "
+                              f"use one of {_LOSSES[self.kind]}")
         if not 0.0 <= self.label_smoothing < 1.0 or (self.label_smoothing and self.loss != "ce"):
-            raise ConfigError(f"{where}.label_smoothing: {self.label_smoothing!r} must be in [0, 1) and needs loss 'ce'")
+            raise ConfigError(f"{where}.label_smoothing: {self.label_smoothing!r} must be in [0, 1) "
+                              "and needs loss 'ce'")
         if self.class_weight not in (None, "balanced") or (self.class_weight and self.kind != "classification"):
-            raise ConfigError(f"{where}.class_weight: {self.class_weight!r} must be null or 'balanced' (classification)")
+            raise ConfigError(f"{where}.class_weight: {self.class_weight!r} must be null or 'balanced' "
+                              "(classification)")
         if self.activation not in _ACTIVATIONS:
             raise ConfigError(f"{where}.activation: {self.activation!r} is not one of {_ACTIVATIONS}")
 

@@ -77,7 +77,8 @@ class WhisperSpeechEncoder(SpeechEncoderModule):
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         limit = self.encoder.embed_positions.num_embeddings * 2 * HOP  # 30 s for every released Whisper
         if waveform.shape[-1] > limit:
-            raise ConfigError(f"model.speech_encoder: this Whisper branch takes at most {limit / 16_000:g} s per input, "
+            raise ConfigError("model.speech_encoder: this Whisper branch takes at most "
+                              f"{limit / 16_000:g} s per input, "
                               f"got {waveform.shape[-1] / 16_000:g} s; crop the waveform (inputs.waveform.length)")
         lengths = self._lengths(waveform, valid)
         with torch.no_grad():  # the front end is frozen and has no parameters before conv1

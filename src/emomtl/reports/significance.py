@@ -44,7 +44,8 @@ def pairwise_table(run: RunData, task: str, resamples: int = RESAMPLES) -> pd.Da
                 predictions[predictions["strategy"] == b], on=keys, suffixes=("_a", "_b"))
             joined = joined[joined[f"{task}.true_a"].notna()]
             if len(joined):
-                _, low, high = bootstrap_difference(joined[f"{task}.true_a"].astype(str), joined[f"{task}.pred_a"].astype(str),
+                _, low, high = bootstrap_difference(joined[f"{task}.true_a"].astype(str),
+                                                    joined[f"{task}.pred_a"].astype(str),
                                                     joined[f"{task}.pred_b"].astype(str), resamples=resamples)
         rows.append({"a": a, "b": b, "difference": test.mean_difference, "low": low, "high": high,
                      "p": test.p_value, "pairs": test.pairs})

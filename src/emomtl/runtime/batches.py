@@ -237,7 +237,8 @@ def batches(order: np.ndarray, batch_size: int, drop_last: bool = False) -> Iter
         yield chunk
 
 
-def windows(array: np.ndarray, spec: InputSpec, max_windows: int | None = None, pad_value: float = 0.0) -> list[np.ndarray]:
+def windows(array: np.ndarray, spec: InputSpec, max_windows: int | None = None,
+            pad_value: float = 0.0) -> list[np.ndarray]:
     """Cut one utterance into windows of ``spec.length`` with ``spec.window_hop`` (default: half a window).
 
     The last window is aligned to the end, so every frame is covered; a short utterance gives one padded window.

@@ -49,4 +49,5 @@ class InferenceBundle:
         model = build_model(recipe.model, tasks, shapes)
         model.load_state_dict(state["model"])
         model.eval()
-        return cls(recipe, tasks, model, input_specs(recipe), Standardizer.from_state_dict(state["standardizer"]), shapes)
+        return cls(recipe, tasks, model, input_specs(recipe),
+                   Standardizer.from_state_dict(state["standardizer"]), shapes)

@@ -61,10 +61,12 @@ def load_checkpoint(path: Path, fingerprint: str | None = None) -> dict[str, Any
     except Exception as error:  # torch raises several types for truncated or foreign files
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from error
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: not an emomtl checkpoint (format {state.get('format') if isinstance(state, dict) else None})")
+        raise CheckpointError(f"{path}: not an emomtl checkpoint "
+                              f"(format {state.get('format') if isinstance(state, dict) else None})")
     if fingerprint is not None and state.get("fingerprint") != fingerprint:
         raise CheckpointError(
-            f"{path}: written for another recipe (model/tasks/features fingerprint {state.get('fingerprint')} != {fingerprint}); "
+            f"{path}: written for another recipe "
+            f"(model/tasks/features fingerprint {state.get('fingerprint')} != {fingerprint}); "
             "start a new run directory or rerun with --no-resume"
         )
     return state

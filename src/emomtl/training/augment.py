@@ -49,7 +49,8 @@ def spec_augment(logmel: torch.Tensor, rng: np.random.Generator, freq_masks: int
     return out
 
 
-def augment_batch(batch: dict[str, torch.Tensor], config: dict[str, Any], rng: np.random.Generator) -> dict[str, torch.Tensor]:
+def augment_batch(batch: dict[str, torch.Tensor], config: dict[str, Any],
+                  rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """Apply the configured augmentations to the inputs they concern."""
     if not config:
         return batch

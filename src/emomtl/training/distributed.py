@@ -28,7 +28,8 @@ def _worker(fabric: Any, job: SplitJob, resume: bool) -> dict[str, Any]:
     return train_split(job, resume=resume, fabric=fabric)
 
 
-def train_split_distributed(job: SplitJob, devices: int, resume: bool = True, precision: str = "32-true") -> dict[str, Any]:
+def train_split_distributed(job: SplitJob, devices: int, resume: bool = True,
+                            precision: str = "32-true") -> dict[str, Any]:
     """Train one split on ``devices`` processes (GPUs when available, else CPU processes)."""
     from lightning_fabric import Fabric
 

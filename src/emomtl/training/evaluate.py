@@ -19,7 +19,8 @@ def selection_sign(metric: str) -> float:
         return 1.0
 
 
-def task_losses(tasks: list[TaskSpec], outputs: dict[str, np.ndarray], targets: dict[str, np.ndarray]) -> dict[str, float]:
+def task_losses(tasks: list[TaskSpec], outputs: dict[str, np.ndarray],
+                targets: dict[str, np.ndarray]) -> dict[str, float]:
     """Unweighted per-task losses of evaluation outputs (classification as NLL of the averaged probabilities)."""
     losses = {}
     for task in tasks:
@@ -35,7 +36,8 @@ def task_losses(tasks: list[TaskSpec], outputs: dict[str, np.ndarray], targets: 
     return losses
 
 
-def score_tasks(tasks: list[TaskSpec], outputs: dict[str, np.ndarray], targets: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+def score_tasks(tasks: list[TaskSpec], outputs: dict[str, np.ndarray],
+                targets: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     """Metrics of every task over the rows that carry its label."""
     scores: dict[str, dict[str, float]] = {}
     for task in tasks:

@@ -2,7 +2,8 @@
 
 :func:`grid_search_exits` is independent of training: it calls a function that trains a model with a given
 ``{task: block}`` assignment and returns its validation score for every combination. :func:`search_exits` is that
-function for a recipe: each candidate ``{task: block}`` assignment trains on the training speakers of the chosen folds and is scored
+function for a recipe: each candidate ``{task: block}`` assignment trains on the training speakers of the chosen folds
+and is scored
 by the validation metric of its best epoch (``train.select_metric``); test speakers are never scored.
 """
 

@@ -125,7 +125,8 @@ def scored_tasks(tasks: list[TaskSpec], protocol: ProtocolSettings | dict[str, A
     independent = protocol.is_speaker_independent
     for task in tasks:
         if independent and task.kind == "classification" and task.column in SPEAKER_COLUMNS and not task.auxiliary:
-            log.warning("task %s: speaker identity cannot be scored on unseen test speakers; trained as auxiliary", task.name)
+            log.warning("task %s: speaker identity cannot be scored on unseen test speakers; trained as auxiliary",
+                        task.name)
             task.auxiliary = True
     return tasks
 
@@ -147,7 +148,8 @@ def _speakers(table: pd.DataFrame, rows: np.ndarray) -> str:
 
 def result_row(arm: Arm, split: Split, seed: int, table: pd.DataFrame, metrics: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"strategy": arm.label, "fold": split.name, "seed": seed,
-                           "test_speakers": _speakers(table, split.test), "val_speakers": _speakers(table, split.validation)}
+                           "test_speakers": _speakers(table, split.test),
+                           "val_speakers": _speakers(table, split.validation)}
     for task, values in metrics["test"].items():
         row.update({f"{task}.{metric}": value for metric, value in values.items() if isinstance(value, (int, float))})
     row["score"] = metrics["score"]
@@ -161,7 +163,8 @@ def result_row(arm: Arm, split: Split, seed: int, table: pd.DataFrame, metrics: 
 
 
 def run_experiment(
-    recipe: Recipe | dict[str, Any], run_dir: Path, weightings: list[str] | None = None, single_task: bool | Sequence[str] = False,
+    recipe: Recipe | dict[str, Any], run_dir: Path, weightings: list[str] | None = None,
+    single_task: bool | Sequence[str] = False,
     seeds: list[int] | None = None, resume: bool = True, progress: bool = False, prepared: PreparedCorpus | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None, jobs: int = 1,
     models: Sequence[str | dict[str, Any]] = (), devices: int | None = None,
@@ -226,7 +229,8 @@ def _run_plan(plan: Any, run_dir: Path, on_result: Callable[[dict[str, Any]], No
                  "validation": _speakers(prepared.table, s.validation), "test": _speakers(prepared.table, s.test),
                  "sizes": [len(s.train), len(s.validation), len(s.test)]} for s in plan.splits])
     if prepared.skipped:
-        write_csv(run_dir / "skipped.csv", pd.DataFrame([{"path": s.path, "reason": s.reason} for s in prepared.skipped]),
+        write_csv(run_dir / "skipped.csv",
+                  pd.DataFrame([{"path": s.path, "reason": s.reason} for s in prepared.skipped]),
                   index=False)
     planned = [(run.arm, run.split, run.seed, run.job) for run in plan.runs]
     write_json(run_dir / PLAN_NAME, {"runs": len(planned), "arms": [arm.label for arm in plan.arms],

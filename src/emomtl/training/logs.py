@@ -80,6 +80,7 @@ class RunLogger:
                     self._writer.add_scalar(f"epoch/{key}", value, row["epoch"])
         if self._progress:
             weights = " ".join(f"{k[7:]}={v:.2f}" for k, v in row.items() if k.startswith("weight."))
-            losses = " ".join(f"{k[6:-5]}={v:.3f}" for k, v in row.items() if k.startswith("train.") and k.endswith(".loss"))
+            losses = " ".join(f"{k[6:-5]}={v:.3f}" for k, v in row.items()
+                              if k.startswith("train.") and k.endswith(".loss"))
             score = f" val.score={row['val.score']:.3f}" if "val.score" in row else ""
             self._progress.update(self._task, advance=1, description=f"{self.label} {losses} | {weights}{score}")

@@ -70,7 +70,8 @@ class SplitJob:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def model_input_shapes(prepared: PreparedCorpus, specs: dict[str, InputSpec], standardizer: Standardizer) -> dict[str, tuple[int, ...]]:
+def model_input_shapes(prepared: PreparedCorpus, specs: dict[str, InputSpec],
+                       standardizer: Standardizer) -> dict[str, tuple[int, ...]]:
     """Per-sample shapes of the model inputs after cropping (from one evaluation batch of one row)."""
     batch = make_batch(prepared.inputs, np.array([0]), specs, standardizer, train=False)
     return {name: tuple(tensor.shape[1:]) for name, tensor in batch.items()}
@@ -121,10 +122,12 @@ class SplitTrainer:
             to_channels_last(self.model)
         self.averaged = weight_average(self.model, self.train_cfg.ema_decay)
         name, params, weighting_optim = split_weighting_config(job.weighting)
-        self.strategy = create_weighting(name, [t.name for t in job.tasks], task_kinds={t.name: t.kind for t in job.tasks},
+        self.strategy = create_weighting(name, [t.name for t in job.tasks],
+                                         task_kinds={t.name: t.kind for t in job.tasks},
                                          data_parallel=self.world_size > 1, **params)
         if self.precision == "16-mixed" and self.strategy.needs_shared_parameters:
-            raise ConfigError(f"train.precision: '16-mixed' scales the loss, but weighting {name!r} computes and writes "
+            raise ConfigError(f"train.precision: '16-mixed' scales the loss, but weighting {name!r} "
+                              "computes and writes "
                               "unscaled shared gradients; use 'bf16-mixed' (no scaler) or '32-true'")
         self.optimizer = build_optimizer(self.model.parameters(), recipe.optim, self.strategy.parameters(),
                                          weighting_optim)
@@ -216,11 +219,13 @@ class SplitTrainer:
             return float32_outputs(self.model(batch))
 
     @torch.no_grad()
-    def _losses_after(self, batch: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _losses_after(self, batch: dict[str, torch.Tensor],
+                      targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return self._losses(self._forward(batch), targets, None, 1.0)
 
     # one training step: batch -> forward -> losses -> weighting -> backward -> log
-    def _batch(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], Any, float]:
+    def _batch(self, rows: np.ndarray,
+               rng: np.random.Generator) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], Any, float]:
         """The augmented (and possibly mixed-up) batch of ``rows`` and its targets; ``partners``/``lam`` of mixup."""
         augment = self.train_cfg.augment
         view_of_row = rng.integers(0, len(self.views), size=len(rows)) if len(self.views) > 1 else None
@@ -281,7 +286,8 @@ class SplitTrainer:
     def train_epoch(self, logger: RunLogger) -> dict[str, float]:
         cfg = self.train_cfg
         self.model.train()
-        epoch_info = self.raw_model.on_epoch_start(self.epoch, cfg.epochs, torch.Generator().manual_seed(self.job.seed * 1000 + self.epoch))
+        epoch_info = self.raw_model.on_epoch_start(self.epoch, cfg.epochs,
+                                                   torch.Generator().manual_seed(self.job.seed * 1000 + self.epoch))
         rng = np.random.default_rng([self.job.seed, self.epoch, 1])
         order = epoch_order(self.job.split.train, self.job.seed, self.epoch, self.rank, self.world_size)
         sums: dict[str, float] = {}
@@ -310,7 +316,8 @@ class SplitTrainer:
     def select_value(self, row: dict[str, Any]) -> float:
         metric = self.train_cfg.select_metric
         if metric not in row:
-            raise ConfigError(f"train.select_metric: {metric!r} is not computed; available: {sorted(k for k in row if k.startswith('val.'))}")
+            raise ConfigError(f"train.select_metric: {metric!r} is not computed; "
+                              f"available: {sorted(k for k in row if k.startswith('val.'))}")
         return selection_sign(metric) * float(row[metric])
 
     def fit(self, logger: RunLogger) -> None:
@@ -447,7 +454,8 @@ def _train_split(job: SplitJob, resume: bool, fabric: Any, progress: bool) -> di
         from emomtl.training.classical import fit_classical
 
         if fabric is not None and fabric.world_size > 1:
-            raise ConfigError(f"train.devices: model.name {as_recipe(job.recipe).model['name']!r} is fitted by scikit-learn "
+            raise ConfigError(f"train.devices: model.name {as_recipe(job.recipe).model['name']!r} "
+                              "is fitted by scikit-learn "
                               "in one process; set train.devices=1")
         start = time.perf_counter()
         metrics = fit_classical(job) | {"wall_time_s": time.perf_counter() - start}

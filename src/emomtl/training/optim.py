@@ -15,7 +15,8 @@ import torch
 from emomtl.config import OptimSettings, SchedulerSettings
 from emomtl.errors import ConfigError
 
-OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
+              "rmsprop": torch.optim.RMSprop}
 SCHEDULERS = ("none", "cosine", "step", "plateau")
 
 

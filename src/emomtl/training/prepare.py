@@ -93,7 +93,8 @@ def extract_inputs(
             raise ConfigError(f"features.{name}: the corpus has no {column!r} column for a {config['kind']} feature")
         sources = table[column].tolist()
         valid = [s for s in sources if isinstance(s, str) and s]
-        result = extract_features(sorted(set(valid)), extractor, cache=cache, num_workers=num_workers, progress=progress)
+        result = extract_features(sorted(set(valid)), extractor,
+                                  cache=cache, num_workers=num_workers, progress=progress)
         values: list[np.ndarray | None] = []
         for i, source in enumerate(sources):
             value = result.features.get(source) if isinstance(source, str) else None
@@ -157,7 +158,8 @@ def extract_speed_view(
             continue
         perturbed = create_extractor({**config, "speed": factor}, sample_rate=sample_rate, setting=f"features.{name}")
         paths = table["path"].tolist()
-        result = extract_features(sorted(set(paths)), perturbed, cache=cache, num_workers=num_workers, progress=progress)
+        result = extract_features(sorted(set(paths)), perturbed,
+                                  cache=cache, num_workers=num_workers, progress=progress)
         for path, reason in result.failed.items():
             log.warning("speed %.2f copy of %s failed (%s): the original features are used", factor, path, reason)
         view[name] = [result.features.get(path, original) for path, original in zip(paths, inputs[name])]

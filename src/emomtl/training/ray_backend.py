@@ -54,7 +54,8 @@ def job_resources(nodes: Sequence[dict[str, float]], devices: int, jobs_per_node
 
 
 def check_resources(nodes: Sequence[dict[str, float]], cpus: int, gpus: int) -> None:
-    """Refuse, before any task is submitted, a request no node of the cluster can ever grant (Ray would wait forever)."""
+    """Refuse, before any task is submitted, a request no node of the cluster can ever grant
+    (Ray would wait forever)."""
     total_cpus = sum(node.get("CPU", 0.0) for node in nodes)
     total_gpus = sum(node.get("GPU", 0.0) for node in nodes)
     cluster = f"the Ray cluster has {len(nodes)} node(s), {total_cpus:g} CPU(s), {total_gpus:g} GPU(s) in all"

@@ -112,7 +112,8 @@ def without_test(prepared: PreparedCorpus, split: Split) -> tuple[PreparedCorpus
     return dataclasses.replace(prepared, table=table, inputs=inputs, views=views, skipped=[]), inner
 
 
-def validation_value(recipe: dict[str, Any], prepared: PreparedCorpus, split: Split, seed: int, work_dir: Path) -> float:
+def validation_value(recipe: dict[str, Any], prepared: PreparedCorpus, split: Split, seed: int,
+                     work_dir: Path) -> float:
     """Train on the split's training speakers; the best epoch's ``train.select_metric`` on its validation speakers."""
     from emomtl.training.experiment import scored_tasks
     from emomtl.training.logs import RunLogger
@@ -141,7 +142,8 @@ class TuneResult:
     recipe: dict[str, Any]
 
 
-def tune(recipe: Recipe | dict[str, Any], space: list[Param], trials: int, out_dir: Path, folds: list[int] | None = None,
+def tune(recipe: Recipe | dict[str, Any], space: list[Param], trials: int, out_dir: Path,
+         folds: list[int] | None = None,
          seed: int = 0, progress: bool = False, on_trial: Any = None) -> TuneResult:
     """Search ``space`` for ``trials`` trials on validation speakers of the chosen folds (default: every fold).
 
@@ -191,7 +193,8 @@ def tune(recipe: Recipe | dict[str, Any], space: list[Param], trials: int, out_d
         fold_values[trial.number] = got
         return float(np.mean(got))
 
-    callbacks = [lambda _, trial: on_trial(trial.number, trial.state.name, trial.value, fold_values.get(trial.number, []))
+    callbacks = [lambda _, trial: on_trial(trial.number, trial.state.name, trial.value,
+                                           fold_values.get(trial.number, []))
                  ] if on_trial else []
     study.optimize(objective, n_trials=trials, catch=(), callbacks=callbacks)
     table = study.trials_dataframe(attrs=("number", "value", "state", "params"))

@@ -39,7 +39,8 @@ class MGDA(WeightingStrategy):
     needs_shared_parameters = True
     ddp_safe = True  # parameter gradients (or the representation Gram matrix) are averaged over ranks
 
-    def __init__(self, task_names: Sequence[str], normalization: str = "none", gradients: str = "representation") -> None:
+    def __init__(self, task_names: Sequence[str], normalization: str = "none",
+                 gradients: str = "representation") -> None:
         super().__init__(task_names)
         if normalization not in NORMALIZATIONS:
             raise ConfigError(f"weighting.normalization: {normalization!r} is not one of {list(NORMALIZATIONS)}")

@@ -15,7 +15,8 @@ from emomtl.weighting.base import WeightingOutput, WeightingStrategy
 
 
 def shared_parameters_for(strategy: WeightingStrategy,
-                          shared_parameters: Callable[[], Sequence[torch.nn.Parameter]]) -> list[torch.nn.Parameter] | None:
+                          shared_parameters: Callable[[], Sequence[torch.nn.Parameter]]
+                          ) -> list[torch.nn.Parameter] | None:
     """The shared parameters for a gradient-based strategy (``None`` for the others)."""
     return list(shared_parameters()) if strategy.needs_shared_parameters else None
 

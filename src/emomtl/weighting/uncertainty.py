@@ -53,7 +53,8 @@ class UncertaintyWeighting(WeightingStrategy):
 
     name = "uw"
     summary = "homoscedastic uncertainty weighting, learnable log alpha^2 (Kendall et al.; DRUW paper Eq. 1)"
-    equation = "Eq. 1 (UW): L = sum_k [ c_k exp(-s_k) L_k + s_k / 2 ],  s_k = ln alpha_k^2,  c_k = 1 (paper) or 1/2 for regression (kendall)"
+    equation = ("Eq. 1 (UW): L = sum_k [ c_k exp(-s_k) L_k + s_k / 2 ],  s_k = ln alpha_k^2,  "
+                "c_k = 1 (paper) or 1/2 for regression (kendall)")
     kind = "loss"
     needs_shared_parameters = False
     wants_task_kinds = True
@@ -124,7 +125,8 @@ class RegularizedUncertaintyWeighting(UncertaintyWeighting):
 
     name = "ruw"
     summary = "uncertainty weighting with the positive ln(1 + alpha^2) regulariser (Liebel & Koerner; Eq. 2)"
-    equation = "Eq. 2 (RUW): L = sum_k [ c_k exp(-s_k) L_k + R(s_k) ],  R(s) = ln(1 + alpha^2) = softplus(s) (liebel, default) or ln(1 + ln alpha^2) (printed)"
+    equation = ("Eq. 2 (RUW): L = sum_k [ c_k exp(-s_k) L_k + R(s_k) ],  "
+                "R(s) = ln(1 + alpha^2) = softplus(s) (liebel, default) or ln(1 + ln alpha^2) (printed)")
 
     def __init__(
         self,
@@ -156,7 +158,8 @@ class RestrainedUncertaintyWeighting(RegularizedUncertaintyWeighting):
 
     name = "rruw"
     summary = "RUW plus the |phi - sum |log alpha|| restraint (Song et al.; Eq. 4)"
-    equation = "Eq. 4 (RRUW): L = sum_k [ c_k exp(-s_k) L_k + R(s_k) ] + |phi - sum_k |ln alpha_k||,  ln alpha_k = s_k / 2"
+    equation = ("Eq. 4 (RRUW): L = sum_k [ c_k exp(-s_k) L_k + R(s_k) ] + |phi - sum_k |ln alpha_k||,  "
+                "ln alpha_k = s_k / 2")
 
     def __init__(
         self,

@@ -55,7 +55,8 @@ def read_demographics(path: Path) -> dict[str, tuple[str | None, float | None]]:
     people = {}
     for actor, age, sex in zip(table["ActorID"], table["Age"], table["Sex"]):
         gender = str(sex).strip().lower() if isinstance(sex, str) else None
-        people[str(actor).strip()] = (gender if gender in ("female", "male") else None, pd.to_numeric(age, errors="coerce"))
+        people[str(actor).strip()] = (gender if gender in ("female", "male") else None,
+                                      pd.to_numeric(age, errors="coerce"))
     return people
 
 

@@ -47,7 +47,8 @@ def build_encoder(variables: dict[str, np.ndarray], num_layers: int | None = Non
     d_model, n_mels, _ = variables["encoder/conv1/weight"].shape
     config = WhisperConfig(
         num_mel_bins=int(n_mels), d_model=int(d_model), encoder_layers=max(num_layers, 1),
-        encoder_attention_heads=int(variables["encoder/num_heads"]) if "encoder/num_heads" in variables else d_model // 64,
+        encoder_attention_heads=int(variables["encoder/num_heads"]) if "encoder/num_heads" in variables
+                                else d_model // 64,
         encoder_ffn_dim=int(variables["encoder/layer_0/ffn/linear_0/weight"].shape[0]),
         max_source_positions=int(variables["encoder/position_encodings/encodings"].shape[0]),
         dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, encoder_layerdrop=0.0,
@@ -108,7 +109,8 @@ def frame_mask(valid_frames: torch.Tensor, steps: int) -> torch.Tensor:
     return torch.arange(steps, device=valid_frames.device)[None, :] < valid_frames[:, None]
 
 
-def hidden_states(encoder: nn.Module, mel: torch.Tensor, valid_frames: torch.Tensor | None = None) -> list[torch.Tensor]:
+def hidden_states(encoder: nn.Module, mel: torch.Tensor,
+                  valid_frames: torch.Tensor | None = None) -> list[torch.Tensor]:
     """All hidden states ``[front end, layer 1, ..., layer L]`` of ``mel`` (batch, n_mels, frames), unpadded.
 
     ``frames`` may be anything up to 3000 (30 s): positions ``0..T-1`` are added, as Whisper does at the start of

@@ -31,7 +31,8 @@ class WhisperOptions(AudioOptions):
 
     def check(self, setting: str, sample_rate: int) -> None:
         super().check(setting, sample_rate)
-        require(sample_rate == SAMPLE_RATE, setting, "sample_rate", f"Whisper needs {SAMPLE_RATE} Hz, got {sample_rate}")
+        require(sample_rate == SAMPLE_RATE, setting, "sample_rate",
+                f"Whisper needs {SAMPLE_RATE} Hz, got {sample_rate}")
         require(isinstance(self.model, str) and bool(self.model), setting, "model",
                 "must be 'tiny.en', 'base' or a folder with a CTranslate2 Whisper model.bin")
         layers = [self.layers] if isinstance(self.layers, int) and not isinstance(self.layers, bool) else self.layers

@@ -113,7 +113,8 @@ def _packaged_file(name: str, model: PackagedWhisper, model_dir: Path) -> Path:
         if os.path.getsize(temporary) != model.size or digest.hexdigest() != model.sha256:
             raise WhisperPackageError(
                 f"Whisper {name!r}: the parts from {', '.join(repr(p) for p in model.pip_names)} do not add up to the "
-                f"expected model.bin ({os.path.getsize(temporary)} bytes, sha256 {digest.hexdigest()[:12]}...; expected "
+                f"expected model.bin ({os.path.getsize(temporary)} bytes, "
+                f"sha256 {digest.hexdigest()[:12]}...; expected "
                 f"{model.size} bytes, {model.sha256[:12]}...); reinstall them with pip install --force-reinstall"
             )
         os.replace(temporary, target)
