@@ -133,3 +133,15 @@ def test_default_title_names_the_corpus_of_the_resolved_recipe(make_run_dir):
     markdown = build_report(run_dir).markdown.read_text()
     assert markdown.startswith("# emomtl report: fake-recipe on emodb\n")
     assert "| corpus | emodb |" in markdown
+
+
+def test_default_title_names_every_pooled_corpus(make_run_dir):
+    import yaml
+
+    run_dir = make_run_dir()
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config["data"] = {"corpus": "savee", "corpora": [{"corpus": "savee", "root": None},
+                                                     {"corpus": "emodb", "root": "/data/emodb"}]}
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    markdown = build_report(run_dir).markdown.read_text()
+    assert markdown.startswith("# emomtl report: fake-recipe on savee+emodb\n")

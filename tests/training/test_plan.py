@@ -66,3 +66,12 @@ def test_finished_only_lists_the_finished_runs_and_trains_nothing(recipe, tmp_pa
 
 def _no_training(*args, **kwargs):
     raise AssertionError("a run was trained under finished_only")
+
+
+def test_no_single_task_baseline_for_a_task_the_protocol_makes_train_only(recipe, tmp_path):
+    recipe["tasks"].append({"name": "speaker", "kind": "classification", "column": "speaker"})  # not declared
+    recipe["train"].update(epochs=1, max_folds=1)
+    plan = plan_experiment(recipe, tmp_path / "run", weightings=["static"], single_task=True)
+    assert sorted({run.arm.label for run in plan.runs}) == ["single:emotion", "single:gender", "static"]
+    with pytest.raises(ConfigError, match="single-task baseline for 'speaker': it is train-only"):
+        plan_experiment(recipe, tmp_path / "run", weightings=["static"], single_task=["speaker"])

@@ -131,3 +131,9 @@ def test_the_loop_hands_mgda_the_model_representation_and_task_kinds_to_any_stra
         assert calls[-1][1]["task_kinds"] == {"emotion": "classification", "gender": "classification"}
         assert "lr" not in calls[-1][1] and "follow_schedule" not in calls[-1][1]
     assert [g["lr"] for g in trainer.optimizer.param_groups] == [0.01]  # static: no strategy parameters
+
+
+def test_famo_step_size_is_its_own_setting_not_the_optimiser_group_lr():
+    name, params, optim = split_weighting_config({"name": "famo", "w_lr": 0.1, "lr": 0.5})
+    assert params == {"w_lr": 0.1} and optim["lr"] == 0.5
+    assert create(name, ["a", "b"], **params).w_lr == 0.1

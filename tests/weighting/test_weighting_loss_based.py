@@ -262,7 +262,7 @@ def test_druw_defaults_follow_the_paper():
 
 # ------------------------------------------------------------------ famo
 def test_famo_total_weights_and_logit_update_by_hand():
-    strategy = create("famo", ["a", "b"], lr=0.025, gamma=0.0)
+    strategy = create("famo", ["a", "b"], w_lr=0.025, gamma=0.0)
     losses = _losses(a=1.0, b=4.0)
     out = strategy(losses)
     # z = (1/2, 1/2); c = 0.5/1 + 0.5/4 = 0.625; L = (0.5 ln 1 + 0.5 ln 4) / c

@@ -68,7 +68,7 @@ def test_unknown_parameter_lists_the_valid_ones():
         ("gradnorm", {"alpha": -1}),
         ("pcgrad", {"reduction": "max"}),
         ("mgda", {"normalization": "l1"}),
-        ("famo", {"lr": 0}),
+        ("famo", {"w_lr": 0}),
     ],
 )
 def test_bad_parameter_values_raise_config_error(name, params):

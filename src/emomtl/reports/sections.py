@@ -47,10 +47,13 @@ def default_title(run: RunData) -> str:
 
 
 def corpus_name(run: RunData) -> str | None:
-    """``data.corpus`` of the run's ``config.yaml`` (a ``data.corpus=...`` override is resolved there)."""
+    """The corpus the run's ``config.yaml`` loaded: ``data.corpora`` joined by "+" when pooled (it replaces
+    ``data.corpus``), else ``data.corpus`` (a ``data.corpus=...`` override is resolved there)."""
+    pooled = _lookup(run.config, "data.corpora")
+    if isinstance(pooled, (list, tuple)) and pooled:
+        names = [str(entry.get("corpus")) if isinstance(entry, dict) else str(entry) for entry in pooled]
+        return "+".join(names)
     corpus = _lookup(run.config, "data.corpus")
-    if isinstance(corpus, (list, tuple)):  # pooled corpora
-        corpus = "+".join(map(str, corpus))
     return str(corpus) if isinstance(corpus, (str, int, float)) and str(corpus) else None
 
 

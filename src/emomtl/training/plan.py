@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from emomtl.training.loop import SplitJob
 from emomtl.training.optim import split_weighting_config
 from emomtl.training.prepare import PreparedCorpus, fit_tasks, prepare_corpus
 from emomtl.weighting import create as create_weighting
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,6 +76,21 @@ def run_folder(run_dir: Path, arm: Arm, split: Split, seed: int) -> Path:
     return Path(run_dir) / "runs" / arm.label.replace(":", "_") / f"{split.name}_seed{seed}"
 
 
+def without_auxiliary_baselines(arms: list[Arm], tasks: list[TaskSpec], single_task: bool | Sequence[str]) -> list[Arm]:
+    """Drop the single-task baselines (``single_task: true``) of tasks that turned out train-only, e.g. speaker
+    identity under a speaker-independent protocol: nothing of theirs is scored. Asking for one by name is an error."""
+    auxiliary = {task.name for task in tasks if task.auxiliary}
+    baselines = {arm.task_names[0]: arm for arm in arms if arm.label.startswith("single:") and arm.task_names}
+    dropped = sorted(set(baselines) & auxiliary)
+    if dropped and single_task is not True:
+        raise ConfigError(f"single-task baseline for {dropped[0]!r}: it is train-only (auxiliary) under this "
+                          "protocol, so nothing of it would be scored")
+    if dropped:
+        log.warning("no single-task baseline for %s: train-only (auxiliary) under this protocol", ", ".join(dropped))
+    return [arm for arm in arms if not (arm.label.startswith("single:") and arm.task_names
+                                        and arm.task_names[0] in dropped)]
+
+
 def plan_experiment(
     recipe: Recipe | dict[str, Any], run_dir: Path, weightings: list[str] | None = None,
     single_task: bool | Sequence[str] = False, seeds: list[int] | None = None,
@@ -88,6 +106,7 @@ def plan_experiment(
     seeds = list(seeds or recipe.train.run_seeds())
     prepared = prepared or prepare_corpus(recipe, progress=progress)
     tasks = scored_tasks(fit_tasks(recipe, prepared.table), recipe.protocol)
+    arms = without_auxiliary_baselines(arms, tasks, single_task)
     splits = build_splits(recipe, prepared.table)
     resolved = dataclasses.replace(recipe, tasks=[t.to_dict() for t in tasks])
     runs = []

@@ -29,11 +29,11 @@ class FAMO(WeightingStrategy):
 
     Source: Liu et al., "FAMO: fast adaptive multitask optimization", NeurIPS 2023. The effective weight of L_k
     is z_k / (c (L_k + eps)) (they sum to 1). After the optimiser step the logits xi take one Adam step
-    (learning rate ``lr``, L2 weight decay ``gamma``) on the gradient of z . delta w.r.t. xi, where
-    delta_k = log(L_k before) - log(L_k after): tasks whose loss fell least gain weight. ``after_step`` gives
-    the losses after the step (the paper recomputes them on the same batch); when the loop does not call it,
-    the losses of the next call stand in for them. The logits are buffers with their own Adam state, not
-    parameters of the loop's optimiser.
+    (learning rate ``w_lr``, the official code's name; L2 weight decay ``gamma``) on the gradient of z . delta
+    w.r.t. xi, where delta_k = log(L_k before) - log(L_k after): tasks whose loss fell least gain weight.
+    ``after_step`` gives the losses after the step (the paper recomputes them on the same batch); when the loop
+    does not call it, the losses of the next call stand in for them. The logits are buffers with their own Adam
+    state, not parameters of the loop's optimiser.
     """
 
     name = "famo"
@@ -42,13 +42,13 @@ class FAMO(WeightingStrategy):
     needs_shared_parameters = False
     ddp_safe = True  # log-losses are averaged over ranks before each logit update: one set of logits
 
-    def __init__(self, task_names: Sequence[str], lr: float = 0.025, gamma: float = 1e-5) -> None:
+    def __init__(self, task_names: Sequence[str], w_lr: float = 0.025, gamma: float = 1e-5) -> None:
         super().__init__(task_names)
-        if not lr > 0:
-            raise ConfigError(f"weighting.lr: must be > 0, got {lr!r}")
+        if not w_lr > 0:
+            raise ConfigError(f"weighting.w_lr: must be > 0, got {w_lr!r}")
         if not gamma >= 0:
             raise ConfigError(f"weighting.gamma: must be >= 0, got {gamma!r}")
-        self.lr = float(lr)
+        self.w_lr = float(w_lr)
         self.gamma = float(gamma)
         k = self.num_tasks
         self.register_buffer("logits", torch.zeros(k, dtype=torch.float64))
@@ -120,4 +120,4 @@ class FAMO(WeightingStrategy):
         step = int(self.adam_steps)
         m_hat = self.adam_m[both] / (1 - beta1**step)
         v_hat = self.adam_v[both] / (1 - beta2**step)
-        self.logits[both] -= self.lr * m_hat / (v_hat.sqrt() + ADAM_EPS)
+        self.logits[both] -= self.w_lr * m_hat / (v_hat.sqrt() + ADAM_EPS)
