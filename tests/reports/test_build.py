@@ -145,3 +145,13 @@ def test_default_title_names_every_pooled_corpus(make_run_dir):
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
     markdown = build_report(run_dir).markdown.read_text()
     assert markdown.startswith("# emomtl report: fake-recipe on savee+emodb\n")
+
+
+def test_run_table_shows_the_papers_reported_results_the_recipe_names(make_run_dir):
+    import yaml
+
+    run_dir = make_run_dir()
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config["reference"] = "SAVEE 71.1 % UA"
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    assert "| paper's reported results | SAVEE 71.1 % UA |" in build_report(run_dir).markdown.read_text()

@@ -83,6 +83,9 @@ def run_section(run: RunData) -> Section:
         ("tasks", ", ".join(tasks) or "–"),
         ("run directory", str(run.run_dir)),
     ]
+    reference = _lookup(run.config, "reference")
+    if isinstance(reference, str) and reference:  # the paper's own figures, to read the results against
+        settings.insert(2, ("paper's reported results", reference))
     blocks: list = [Table(["setting", "value"], [[Cell(key), Cell(value)] for key, value in settings], numeric=False)]
     if not run.config:
         blocks.append(Paragraph("No readable config.yaml in the run directory: recipe, date and protocol are unknown."))
