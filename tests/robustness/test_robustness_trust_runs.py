@@ -112,6 +112,41 @@ def test_resume_with_changed_settings_is_refused_naming_the_key(trial: Trial, ch
     other.train(out, resume=False)  # starting over is allowed
 
 
+def test_a_fresh_start_killed_before_it_finishes_leaves_nothing_of_the_old_settings(
+        trial: Trial, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from robustness_support import merge
+
+    out = tmp_path / "run"
+    trial.train(out)
+    (out / "notes.txt").write_text("mine")  # not an output of emomtl: it stays
+    other = Trial(resolve_recipe(merge(trial.recipe, {"optim": {"lr": 0.01}})), trial.prepared)
+
+    def killed(self, logger):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("emomtl.training.loop.SplitTrainer.fit", killed)
+        with pytest.raises(KeyboardInterrupt):
+            other.train(out, resume=False)
+    assert sorted(p.name for p in out.iterdir() if p.name != ".lock") == ["notes.txt", "run.json"]
+    assert json.loads((out / "run.json").read_text())["settings"]["optim.lr"] == 0.01
+    metrics = other.train(out, resume=True)  # trains with the new settings, reusing nothing of the old run
+    assert metrics["epochs_run"] == 2 and (out / "metrics.json").exists()
+
+
+def test_an_early_stopped_run_killed_before_its_test_does_not_train_on(trial: Trial, tmp_path: Path) -> None:
+    from robustness_support import merge
+
+    stopping = Trial(resolve_recipe(merge(trial.recipe, {"train": {"epochs": 12, "early_stopping": 1}})),
+                     trial.prepared)
+    out = tmp_path / "run"
+    first = stopping.train(out)
+    assert first["epochs_run"] < 12  # it did stop early
+    (out / "metrics.json").unlink()  # as if killed between the last epoch and the test
+    again = stopping.train(out, resume=True)
+    assert again["epochs_run"] == first["epochs_run"] and again["best_epoch"] == first["best_epoch"]
+
+
 # ------------------------------------------------------------------ one writer
 HOLD = """
 import sys, time

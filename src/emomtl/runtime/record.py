@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -33,6 +34,10 @@ RECORD_NAME = "run.json"
 PROVENANCE_NAME = "provenance.json"
 #: The runs a ``cv`` / ``compare`` folder plans (a report over fewer finished ones says it is incomplete).
 PLAN_NAME = "plan.json"
+#: What runs, experiments and reports write into a run folder: a fresh start removes all of it, so nothing made
+#: with the old settings outlives the new ``run.json``.
+RUN_OUTPUTS = ("metrics.json", "predictions.csv", "history.csv", "steps.csv", "checkpoint_*.pt", "refit", "tensorboard",
+               "results.csv", "skipped.csv", "runs", "report.md", "report.html", "report_figures", PLAN_NAME)
 #: Settings that never change a result: names, where files go, logging and worker counts.
 NOT_RESULTS = ("name", "description", "method", "reference", "output", "data.cache_dir", "train.num_workers",
                "train.tensorboard")
@@ -125,9 +130,11 @@ def claim_run_folder(folder: Path, record: dict[str, Any], fresh: bool) -> None:
     """Check ``folder``'s ``run.json`` against ``record`` and write it.
 
     Same fingerprint: the folder's finished results stay valid. Other settings or data: :class:`RunFolderError`
-    naming the changed keys, unless ``fresh`` (the caller starts the folder over).
+    naming the changed keys, unless ``fresh``: the folder starts over, its outputs (``RUN_OUTPUTS``) removed.
     """
     path = Path(folder) / RECORD_NAME
+    if fresh:
+        clear_run_outputs(Path(folder))
     if path.exists() and not fresh:
         try:
             old = json.loads(path.read_text())
@@ -148,6 +155,16 @@ def claim_run_folder(folder: Path, record: dict[str, Any], fresh: bool) -> None:
             log.warning("%s: made by emomtl %s, now %s; finished results are reused", folder, old.get("emomtl"),
                         record["emomtl"])
     write_json(path, record)
+
+
+def clear_run_outputs(folder: Path) -> None:
+    """Remove what emomtl wrote into ``folder`` (``RUN_OUTPUTS``); anything else stays."""
+    for pattern in RUN_OUTPUTS:
+        for entry in folder.glob(pattern):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------ provenance

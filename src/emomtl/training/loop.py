@@ -137,6 +137,7 @@ class SplitTrainer:
             self.model, self.optimizer = fabric.setup(self.model, self.optimizer)
         self.fingerprint = recipe_fingerprint(recipe.to_dict())
         self.epoch = 0
+        self.stopped = False  # early stopping ended training (kept in checkpoint_last.pt)
         self.step = 0
         self.best: dict[str, Any] = {"value": -math.inf, "epoch": -1}
         self.history: list[dict[str, Any]] = []
@@ -167,6 +168,7 @@ class SplitTrainer:
             "epoch": self.epoch,
             "step": self.step,
             "best": self.best,
+            "stopped": self.stopped,
             "history": self.history,
             "last_weights": self.last_weights,
             "rng": rng_state(),
@@ -194,6 +196,7 @@ class SplitTrainer:
             self.scheduler.load_state_dict(state["scheduler"])
         self.strategy.load_state_dict(state["weighting"])
         self.epoch, self.step, self.best = state["epoch"], state["step"], state["best"]
+        self.stopped = bool(state.get("stopped", False))
         self.history, self.last_weights = state["history"], state["last_weights"]
         restore_rng_state(state["rng"])
         log.info("resumed %s at epoch %d", self.job.out_dir, self.epoch)
@@ -324,7 +327,7 @@ class SplitTrainer:
         cfg = self.train_cfg
         val_rows = self.job.split.validation
         patience = cfg.early_stopping
-        while self.epoch < cfg.epochs:
+        while self.epoch < cfg.epochs and not self.stopped:
             start = time.perf_counter()
             train_means = self.train_epoch(logger)
             row: dict[str, Any] = {"epoch": self.epoch, "lr": self.optimizer.param_groups[0]["lr"]}
@@ -346,10 +349,10 @@ class SplitTrainer:
                 self.best = {"value": value, "epoch": self.epoch}
             step_scheduler(self.scheduler, self.optimizer, value)
             self.epoch += 1
-            self.save(best=improved)
-            if patience and self.epoch - 1 - self.best["epoch"] >= patience:
+            self.stopped = bool(patience and self.epoch - 1 - self.best["epoch"] >= patience)
+            self.save(best=improved)  # with ``stopped``: a run killed before its test does not train on
+            if self.stopped:
                 log.info("early stop at epoch %d (best %d)", self.epoch - 1, self.best["epoch"])
-                break
         if not self.best_path.exists() and self.rank == 0:
             self.save(best=True)
 
@@ -462,11 +465,8 @@ def _train_split(job: SplitJob, resume: bool, fabric: Any, progress: bool) -> di
         write_json(done, metrics)
         return metrics
     trainer = SplitTrainer(job, fabric)
-    if resume:
+    if resume:  # (a fresh start cleared the folder's outputs when it claimed it)
         trainer.restore()
-    else:
-        for stale in (trainer.last_path, trainer.best_path):
-            stale.unlink(missing_ok=True)
     start = time.perf_counter()
     train = trainer.train_cfg
     with RunLogger(job.out_dir, enabled=trainer.rank == 0, tensorboard=train.tensorboard,
