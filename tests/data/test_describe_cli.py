@@ -69,6 +69,14 @@ def test_cli_manifest_writes_the_table(emodb_tree, tmp_path, capsys):
     assert "wrote 4 row(s)" in capsys.readouterr().err
 
 
+def test_cli_manifest_never_writes_over_its_input_manifest(tmp_path, capsys):
+    manifest = tmp_path / "labels.csv"
+    manifest.write_text("path,speaker,emotion\n")
+    with pytest.raises(ConfigError, match="is one of the inputs"):
+        run(["data", "manifest", "--corpus", "manifest", "--root", str(manifest), "-o", str(manifest)])
+    assert manifest.read_text() == "path,speaker,emotion\n"
+
+
 def test_cli_splits_json_and_table(emodb_tree, capsys):
     assert run(["data", "splits", "--corpus", "emodb", "--root", str(emodb_tree), "--protocol", "loso",
                 "--seed", "2", "--json"]) == 0

@@ -56,3 +56,12 @@ def test_members_must_name_an_existing_arm_and_share_runs(tmp_path):
     with pytest.raises(ValueError, match="share no"):
         fuse([Member.parse(str(run_a)), Member.parse(str(run_b))])
     assert main(["fuse", str(run_a)]) == 2  # one member is not a fusion
+
+
+def test_fuse_never_writes_into_a_members_run_folder(tmp_path, capsys):
+    run_a = fake_run(tmp_path / "a", "static", {"f1": np.eye(2)})
+    run_b = fake_run(tmp_path / "b", "druw", {"f1": np.eye(2)})
+    before = (run_a / "results.csv").read_text()
+    assert main(["fuse", str(run_a), str(run_b), "--out", str(run_a)]) == 2
+    assert "which is an input" in capsys.readouterr().err
+    assert (run_a / "results.csv").read_text() == before

@@ -270,6 +270,21 @@ def test_predict_never_overwrites_an_input_recording(checkpoint: Path, tmp_path:
     assert "audio file" in last_error(capsys)
 
 
+def test_predict_never_overwrites_its_checkpoint_speaker_table_or_run_folder(
+        checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    audio = write_audio(tmp_path / "a.wav", voice(1.0))
+    speakers = tmp_path / "speakers.csv"
+    speakers.write_text("file,speaker\na.wav,s1\n")
+    saved = {path: path.read_bytes() for path in (checkpoint, speakers)}
+    for output, extra in [(checkpoint, []), (speakers, ["--speakers", str(speakers)])]:
+        assert emomtl_main(["predict", str(checkpoint), str(audio), *extra, "-o", str(output), "--quiet"]) == 2
+        assert "is one of the inputs" in last_error(capsys)
+    run_dir = checkpoint.parent
+    assert emomtl_main(["predict", str(run_dir), str(audio), "-o", str(run_dir / "predictions.csv"), "--quiet"]) == 2
+    assert "which is an input" in last_error(capsys)
+    assert all(path.read_bytes() == data for path, data in saved.items())
+
+
 def test_predict_creates_a_missing_output_folder(checkpoint: Path, tmp_path: Path) -> None:
     audio = write_audio(tmp_path / "a.wav", voice(1.0))
     out = tmp_path / "new" / "folder" / "predictions.csv"

@@ -26,6 +26,7 @@ from emomtl.data.describe import describe
 from emomtl.data.label_maps import apply_label_map, available_label_maps, load_label_map
 from emomtl.data.protocols import available_protocols, make_splits
 from emomtl.errors import ConfigError
+from emomtl.runtime.files import refuse_input_as_output, write_csv
 
 #: Skipped files listed in full before the rest is summarised as a count.
 SHOWN_SKIPS = 20
@@ -111,9 +112,10 @@ def run_describe(args: argparse.Namespace) -> int:
 def run_manifest(args: argparse.Namespace) -> int:
     loaded, table, dropped = _load(args)
     output = Path(args.output).expanduser()
+    refuse_input_as_output(output, [*([args.root] if args.root else []), *table["path"]], "data manifest -o")
     output.parent.mkdir(parents=True, exist_ok=True)
     separator = "\t" if output.suffix.lower() in (".tsv", ".tab") else ","
-    table.to_csv(output, index=False, sep=separator)
+    write_csv(output, table, index=False, sep=separator)
     console = Console(stderr=True)
     console.print(f"wrote {len(table)} row(s) of {loaded.name} to {output}"
                   + (f" ({dropped} dropped by the label map)" if dropped else ""))

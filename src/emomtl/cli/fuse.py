@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from emomtl.errors import ConfigError
+from emomtl.runtime.files import refuse_input_as_output, write_csv, write_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +27,8 @@ def run_fuse(args: argparse.Namespace) -> int:
         per_run, predictions = fuse(members, args.task)
     except (ValueError, FileNotFoundError) as error:
         raise ConfigError(f"fuse: {error}") from error
+    if args.out:  # a member's run folder holds its own results: never written over
+        refuse_input_as_output(args.out, [], "fuse --out", folders=[member.run_dir for member in members])
     for name, ua in result["members_ua"].items():
         print(f"{name}: {args.task} UA {100 * ua:.1f} %")
     per_seed = " ".join(f"{100 * v:.1f}" for v in result["fused_ua_per_seed"])
@@ -35,7 +37,7 @@ def run_fuse(args: argparse.Namespace) -> int:
           f"(per seed: {per_seed}); training cost {result['training_seconds']:.0f} s summed over members")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        per_run.to_csv(args.out / "results.csv", index=False)
-        predictions.to_csv(args.out / "predictions.csv", index=False)
-        (args.out / "fusion.json").write_text(json.dumps({**result, "members": args.members}, indent=2, default=float))
+        write_csv(args.out / "results.csv", per_run, index=False)
+        write_csv(args.out / "predictions.csv", predictions, index=False)
+        write_json(args.out / "fusion.json", {**result, "members": args.members})
     return 0

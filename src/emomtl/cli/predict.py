@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from emomtl.errors import ConfigError
-from emomtl.runtime.files import write_csv, write_text
+from emomtl.runtime.files import refuse_input_as_output, write_csv, write_text
 
 DESCRIPTION = """\
 Run a trained checkpoint, or an ensemble of checkpoints, on audio files and folders: one row per file with
@@ -70,6 +70,8 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"predict: no audio files found in {inputs}")
     if args.output is not None:  # before any file is read
         check_output(args.output, files)
+        refuse_input_as_output(args.output, [*checkpoints, *([args.speakers] if args.speakers else [])], "predict -o",
+                               folders=[path for path in checkpoints if path.is_dir()])
     speakers = None
     if args.speakers is not None:
         speakers = speakers_from_csv(args.speakers, files)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any, Callable
 
 import pandas as pd
 import yaml
 
-from emomtl.errors import OutputError
+from emomtl.errors import ConfigError, OutputError
 
 #: Suffix of the temporary files (``.<name>.<pid>.tmp``); a run folder holds none once a write returns.
 TEMPORARY_SUFFIX = ".tmp"
@@ -69,3 +70,16 @@ def write_yaml(path: str | Path, value: Any) -> Path:
 def write_csv(path: str | Path, table: pd.DataFrame, **options: Any) -> Path:
     """``table.to_csv(path, **options)`` atomically."""
     return atomic_write(path, lambda temporary: table.to_csv(temporary, **options))
+
+
+def refuse_input_as_output(output: str | Path, inputs: Iterable[str | Path], what: str,
+                           folders: Iterable[str | Path] = ()) -> None:
+    """A :class:`ConfigError` when ``output`` is one of the ``inputs`` (links resolved) or lies inside one of the
+    ``folders`` (e.g. a run folder read as a checkpoint); ``what`` names the option, e.g. ``"predict -o"``."""
+    target = Path(os.path.realpath(output))
+    for path in inputs:
+        if Path(os.path.realpath(path)) == target:
+            raise ConfigError(f"{what} {output}: is one of the inputs ({path}); write to another file")
+    for folder in folders:
+        if target.is_relative_to(os.path.realpath(folder)):
+            raise ConfigError(f"{what} {output}: inside {folder}, which is an input; write outside it")
