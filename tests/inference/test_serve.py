@@ -158,3 +158,42 @@ def test_emomtl_serve_command_serves_the_page_on_localhost(plain):
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_a_long_recording_is_refused_from_its_header_before_it_is_decoded(server, tmp_path, monkeypatch):
+    def decoded(*args, **kwargs):
+        raise AssertionError("the upload was decoded before its length was checked")
+
+    monkeypatch.setattr("emomtl.serve.app.load_audio", decoded)
+    sf.write(tmp_path / "silence.flac", np.zeros(600 * 8000, dtype=np.float32), 8000)  # 10 min in a few kB
+    status, body = upload(server, "silence.flac", (tmp_path / "silence.flac").read_bytes())
+    assert status == 400 and "600.0 s is longer than the limit" in body["detail"]
+
+
+def test_an_oversized_body_is_refused_before_it_is_read_whole():
+    import asyncio
+
+    from emomtl.serve.app import UploadSizeLimit
+
+    async def app(scope, receive, send):  # reads the whole body, as the form parser does
+        while (await receive()).get("more_body"):
+            pass
+        raise AssertionError("the whole body was read")
+
+    def request(headers, chunks):
+        sent, consumed = [], []
+
+        async def receive():
+            consumed.append(1)
+            return {"type": "http.request", "body": b"\0" * 65536, "more_body": len(consumed) < chunks}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/predict", "headers": headers}
+        asyncio.run(UploadSizeLimit(app, max_bytes=100_000)(scope, receive, send))
+        return sent[0]["status"], len(consumed)
+
+    assert request([(b"content-length", b"10000000")], chunks=160) == (413, 0)  # refused from its header
+    status, consumed = request([], chunks=160)  # streamed without a length: refused once past the limit
+    assert status == 413 and consumed < 5

@@ -16,10 +16,10 @@ from typing import Any
 
 import pandas as pd
 from fastapi import FastAPI, File, HTTPException, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from emomtl.data.audio import load_audio
+from emomtl.data.audio import audio_info, load_audio
 from emomtl.errors import ConfigError, EmomtlError
 from emomtl.export.locate import find_checkpoint
 from emomtl.export.onnx import SPEC_FILE
@@ -106,6 +106,47 @@ def _receive(upload: UploadFile, folder: Path, limits: ServeLimits) -> Path:
     return target
 
 
+class _BodyTooLarge(Exception):
+    pass
+
+
+class UploadSizeLimit:
+    """ASGI middleware: a request body past ``max_bytes`` (plus room for the form's own headers) is refused with
+    413 as soon as its ``Content-Length`` says so, or while it streams in, before it is spooled to disk whole."""
+
+    FORM_OVERHEAD = 1 << 16
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.limit = app, max_bytes + self.FORM_OVERHEAD
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await self._refuse(scope, receive, send)
+        received = 0
+
+        async def counted() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: dict, receive: Any, send: Any) -> None:
+        megabytes = (self.limit - self.FORM_OVERHEAD) / 1e6
+        await JSONResponse({"detail": f"upload larger than the limit of {megabytes:g} MB (--max-upload-mb)"},
+                           status_code=413)(scope, receive, send)
+
+
 def create_app(recognizer: Recognizer, limits: ServeLimits | None = None) -> FastAPI:
     limits = limits or ServeLimits()
     lock = threading.Lock()  # one prediction at a time: the recognizer is not thread-safe
@@ -115,6 +156,7 @@ def create_app(recognizer: Recognizer, limits: ServeLimits | None = None) -> Fas
         window = None
     app = FastAPI(title="emomtl", description="Multi-task speech emotion recognition of uploaded recordings.",
                   version="1")
+    app.add_middleware(UploadSizeLimit, max_bytes=limits.max_bytes)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
@@ -137,6 +179,13 @@ def create_app(recognizer: Recognizer, limits: ServeLimits | None = None) -> Fas
         with tempfile.TemporaryDirectory(prefix="emomtl-serve-") as folder:
             path = _receive(file, Path(folder), limits)
             name = Path(file.filename or "upload").name
+            try:  # the header's length first: a small file can decode to hours of audio
+                header = audio_info(path)
+            except (EmomtlError, OSError, ValueError, RuntimeError):
+                header = None  # e.g. a format only the decoder below reads; it reports what is wrong
+            if header is not None and header.frames / header.sample_rate > limits.max_seconds:
+                raise HTTPException(400, f"{name}: {header.frames / header.sample_rate:.1f} s is longer than the "
+                                         f"limit of {limits.max_seconds:g} s (--max-seconds)")
             with lock:
                 try:
                     signal = load_audio(path, recognizer.sample_rate)
