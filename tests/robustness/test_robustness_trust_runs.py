@@ -147,6 +147,15 @@ def test_an_early_stopped_run_killed_before_its_test_does_not_train_on(trial: Tr
     assert again["epochs_run"] == first["epochs_run"] and again["best_epoch"] == first["best_epoch"]
 
 
+def test_resuming_on_more_devices_is_a_changed_setting_refused_before_any_process_starts(
+        recipe_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert emomtl_main(["train", str(recipe_file), "--out", str(out), "--quiet", "--no-report"]) == 0
+    capsys.readouterr()
+    assert emomtl_main(["train", str(recipe_file), "--out", str(out), "--quiet", "--no-report", "--devices", "2"]) == 2
+    assert "train.devices (1 -> 2)" in last_error(capsys)
+
+
 # ------------------------------------------------------------------ one writer
 HOLD = """
 import sys, time

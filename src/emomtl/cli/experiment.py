@@ -69,7 +69,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _setup(args: argparse.Namespace) -> tuple[Recipe, Path, list[int]]:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    recipe = Recipe.load(args.recipe, args.overrides)
+    devices = [f"train.devices={args.devices}"] if getattr(args, "devices", None) else []
+    recipe = Recipe.load(args.recipe, [*args.overrides, *devices])  # --devices is a setting of the run like any
     out = args.out or Path(recipe.output.dir) / f"{recipe.name}-{args.command_name}"
     seeds = parse_seeds(args.seeds) if args.seeds is not None else list(recipe.train.seeds)
     return recipe, Path(out), seeds

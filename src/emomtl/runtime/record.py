@@ -132,10 +132,18 @@ def claim_run_folder(folder: Path, record: dict[str, Any], fresh: bool) -> None:
     Same fingerprint: the folder's finished results stay valid. Other settings or data: :class:`RunFolderError`
     naming the changed keys, unless ``fresh``: the folder starts over, its outputs (``RUN_OUTPUTS``) removed.
     """
-    path = Path(folder) / RECORD_NAME
     if fresh:
         clear_run_outputs(Path(folder))
-    if path.exists() and not fresh:
+    else:
+        check_run_folder(folder, record)
+    write_json(Path(folder) / RECORD_NAME, record)
+
+
+def check_run_folder(folder: Path, record: dict[str, Any]) -> None:
+    """:class:`RunFolderError` naming the changed keys when ``folder``'s ``run.json`` was made with other settings
+    or data than ``record``; writes nothing (e.g. checked before worker processes are spawned)."""
+    path = Path(folder) / RECORD_NAME
+    if path.exists():
         try:
             old = json.loads(path.read_text())
         except ValueError:
@@ -154,7 +162,6 @@ def claim_run_folder(folder: Path, record: dict[str, Any], fresh: bool) -> None:
         elif old.get("emomtl") != record["emomtl"]:
             log.warning("%s: made by emomtl %s, now %s; finished results are reused", folder, old.get("emomtl"),
                         record["emomtl"])
-    write_json(path, record)
 
 
 def clear_run_outputs(folder: Path) -> None:

@@ -14,7 +14,8 @@ import torch
 
 from emomtl.config import as_recipe
 from emomtl.training.precision import check_precision
-from emomtl.training.loop import SplitJob, train_split
+from emomtl.runtime.record import check_run_folder, run_record
+from emomtl.training.loop import SplitJob, run_settings, train_split
 
 
 def runs_through_fabric(devices: int) -> bool:
@@ -41,6 +42,9 @@ def train_split_distributed(job: SplitJob, devices: int, resume: bool = True,
         return train_split(job, resume=resume)
     if devices > 1:  # before any process is spawned (each worker's ``create`` checks again)
         require_ddp_safe(job.weighting.get("name", "static"))
+        if resume:  # a folder made with other settings: one clear error here, not a worker's traceback
+            check_run_folder(job.out_dir, run_record(as_recipe(job.recipe).to_dict(), job.prepared.table,
+                                                     run_settings(job)))
     accelerator = "cuda" if torch.cuda.is_available() else "cpu"
     precision = check_precision(precision, accelerator)  # bf16-mixed runs on CPU too; 16-mixed needs CUDA
     strategy: Any = "auto"
