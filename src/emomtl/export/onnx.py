@@ -31,6 +31,7 @@ from emomtl.models import build_model
 from emomtl.models.tasks import TaskSpec
 from emomtl.runtime.batches import input_specs
 from emomtl.runtime.checkpoint import load_checkpoint
+from emomtl.runtime.files import atomic_write, write_text
 
 #: ONNX opset of exported graphs (the issue asks for >= 17; torch's exporter writes 18 natively).
 OPSET = 18
@@ -80,9 +81,10 @@ def export_module(model: nn.Module, tasks: Sequence[TaskSpec], example: Mapping[
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(graph, tuple(example[k] for k in keys), str(path), input_names=keys,
-                          output_names=[t.name for t in tasks], opset_version=opset, dynamo=True,
-                          dynamic_shapes=(tuple(shapes),), external_data=False, verbose=False)
+        atomic_write(path, lambda temporary: torch.onnx.export(
+            graph, tuple(example[k] for k in keys), str(temporary), input_names=keys,
+            output_names=[t.name for t in tasks], opset_version=opset, dynamo=True,
+            dynamic_shapes=(tuple(shapes),), external_data=False, verbose=False))
     model.last_shared_representation = None  # set to a traced tensor by the export
     return path
 
@@ -135,7 +137,7 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, opset: int = 
         "labels": {t.name: list(t.classes or []) for t in tasks if t.kind == "classification"},
         "recipe": recipe,
     }
-    (out_dir / SPEC_FILE).write_text(json.dumps(spec, indent=1, default=_jsonable))
+    write_text(out_dir / SPEC_FILE, json.dumps(spec, indent=1, default=_jsonable))
     return out_dir / SPEC_FILE
 
 

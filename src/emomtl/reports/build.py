@@ -9,6 +9,7 @@ from emomtl.reports.html import render_html
 from emomtl.reports.load import load_run
 from emomtl.reports.markdown import FIGURE_FOLDER, render_markdown
 from emomtl.reports.sections import build_document
+from emomtl.runtime.files import atomic_write, write_text
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,11 @@ def build_report(run_dir: Path | str, out_dir: Path | str | None = None, title: 
     if report.figures:
         figure_dir.mkdir(exist_ok=True)
     for figure in report.figures:
-        (figure_dir / f"{figure.name}.png").write_bytes(figure.png)
+        atomic_write(figure_dir / f"{figure.name}.png", lambda temporary, png=figure.png: temporary.write_bytes(png))
 
     paths = ReportPaths(markdown=out / "report.md", html=out / "report.html")
     if "md" in formats:
-        paths.markdown.write_text(render_markdown(report, FIGURE_FOLDER), encoding="utf-8")
+        write_text(paths.markdown, render_markdown(report, FIGURE_FOLDER))
     if "html" in formats:
-        paths.html.write_text(render_html(report), encoding="utf-8")
+        write_text(paths.html, render_html(report))
     return paths

@@ -29,7 +29,7 @@ class RunLogger:
                 self.steps_path.unlink()
             else:  # drop the steps of the epoch that was interrupted; it is replayed
                 steps = pd.read_csv(self.steps_path)
-                steps[steps["epoch"] < resumed_epochs].to_csv(self.steps_path, index=False)
+                write_csv(self.steps_path, steps[steps["epoch"] < resumed_epochs], index=False)
         self._step_columns: list[str] = (pd.read_csv(self.steps_path, nrows=0).columns.tolist()
                                          if self.steps_path.exists() else [])
         if tensorboard:
@@ -60,7 +60,7 @@ class RunLogger:
         columns = self._step_columns
         frame = frame.reindex(columns=columns + [c for c in frame.columns if c not in columns])
         if columns and list(frame.columns) != columns:  # a new column (a task first seen): rewrite, wider header
-            pd.concat([pd.read_csv(self.steps_path), frame]).to_csv(self.steps_path, index=False)
+            write_csv(self.steps_path, pd.concat([pd.read_csv(self.steps_path), frame]), index=False)
         else:
             frame.to_csv(self.steps_path, mode="a", header=not columns, index=False)
         self._step_columns = list(frame.columns)

@@ -37,7 +37,7 @@ from emomtl.runtime.batches import (InputSpec, InputView, Standardizer, batches,
 from emomtl.runtime.checkpoint import (load_checkpoint, recipe_fingerprint, restore_rng_state, rng_state,
                                        save_checkpoint, seed_everything)
 from emomtl.runtime.bundle import InferenceBundle
-from emomtl.runtime.files import write_csv, write_json
+from emomtl.runtime.files import atomic_write, write_csv, write_json
 from emomtl.runtime.lock import RunLock
 from emomtl.runtime.record import claim_run_folder, run_record
 from emomtl.runtime.predict import predict_outputs
@@ -404,8 +404,9 @@ def refit_and_test(selected: SplitTrainer) -> dict[str, Any]:
     with RunLogger(refit_dir, tensorboard=False, total_epochs=epochs, history=trainer.history) as logger:
         trainer.fit(logger)
     metrics = trainer.test()
-    shutil.copy(refit_dir / "predictions.csv", job.out_dir / "predictions.csv")
-    shutil.copy(refit_dir / "checkpoint_best.pt", job.out_dir / "checkpoint_refit.pt")
+    for source, name in (("predictions.csv", "predictions.csv"), ("checkpoint_best.pt", "checkpoint_refit.pt")):
+        atomic_write(job.out_dir / name,
+                     lambda temporary, source=source: shutil.copyfile(refit_dir / source, temporary))
     val_row = selected.history[selected.best["epoch"]]
     metrics.update({"val": {k: v for k, v in val_row.items() if k.startswith("val.")},
                     "best_epoch": selected.best["epoch"], "epochs_run": len(selected.history), "refit_epochs": epochs})

@@ -31,6 +31,7 @@ import yaml
 
 from emomtl.config import Recipe, apply_overrides, as_dict, as_recipe, parse_recipe, save_recipe
 from emomtl.data.protocols import Split
+from emomtl.runtime.files import write_csv, write_json
 from emomtl.errors import ConfigError
 from emomtl.training.evaluate import selection_sign
 from emomtl.training.prepare import PreparedCorpus, fit_tasks, prepare_corpus
@@ -211,18 +212,13 @@ def tune(recipe: Recipe | dict[str, Any], space: list[Param], trials: int, out_d
                    for p in space}
     best_overrides = overrides_for(best_values)
     chosen_recipe = apply_overrides(recipe, best_overrides)
-    _write_csv(table, out_dir / "trials.csv")
+    write_csv(out_dir / "trials.csv", table, index=False)
     save_recipe(chosen_recipe, out_dir / "best_recipe.yaml")
-    (out_dir / "study.json").write_text(json.dumps({
+    write_json(out_dir / "study.json", {
         "metric": metric, "direction": direction, "best_value": best.value, "best_overrides": best_overrides,
         "trials": trials, "folds": folds if folds is not None else "all",
         "sampler": f"TPESampler(seed={seed})", "pruner": "MedianPruner(n_startup_trials=3, n_warmup_steps=0)",
         "scope": "validation speakers inside each training fold; test speakers removed before every trial",
-    }, indent=2))
+    })
     return TuneResult(best_overrides, float(best.value), table, chosen_recipe)
 
-
-def _write_csv(table: pd.DataFrame, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    table.to_csv(temporary, index=False)
-    temporary.replace(path)
