@@ -75,3 +75,15 @@ def test_no_single_task_baseline_for_a_task_the_protocol_makes_train_only(recipe
     assert sorted({run.arm.label for run in plan.runs}) == ["single:emotion", "single:gender", "static"]
     with pytest.raises(ConfigError, match="single-task baseline for 'speaker': it is train-only"):
         plan_experiment(recipe, tmp_path / "run", weightings=["static"], single_task=["speaker"])
+
+
+def test_a_corpus_whose_every_file_fails_extraction_says_so_naming_a_file(recipe, monkeypatch):
+    from emomtl.data.corpora import SkippedFile
+    from emomtl.training.prepare import prepare_corpus
+
+    def every_file_fails(table, *args, **kwargs):
+        return table.iloc[:0], {}, [SkippedFile(path, "all samples are NaN") for path in table["path"]]
+
+    monkeypatch.setattr("emomtl.training.prepare.extract_inputs", every_file_fails)
+    with pytest.raises(ConfigError, match=r"no usable files: feature extraction failed on all \d+ .*NaN"):
+        prepare_corpus(recipe, progress=False)

@@ -132,6 +132,9 @@ def prepare_corpus(recipe: Recipe | dict[str, Any], progress: bool = True) -> Pr
     )
     for item in skipped + failed:
         log.warning("skipped %s: %s", item.path, item.reason)
+    if len(table) == 0:
+        raise ConfigError(f"data: corpus {data.corpus!r} has no usable files: feature extraction failed on all "
+                          f"{len(failed)} (each is named above; first: {failed[0].path}: {failed[0].reason})")
     views = {
         float(factor): extract_speed_view(table, inputs, recipe.features, data.sample_rate, cache_dir,
                                           float(factor), num_workers=workers, progress=progress)
