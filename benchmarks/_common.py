@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emomtl.evaluation.aggregate import ensemble_predictions, pooled_metrics
+from emomtl.evaluation.aggregate import ensemble_predictions, pooled_metrics, read_predictions
 from emomtl.evaluation.metrics import HEADLINE_METRIC, METRIC_LABELS
 
 #: Column names of the benchmark tables, from the one metric vocabulary (evaluation/metrics.py).
@@ -66,7 +66,7 @@ def run_predictions(run_dir: Path, strategy: str) -> dict[int, pd.DataFrame]:
         if not (folder / "predictions.csv").exists():
             continue
         seed = int(folder.name.rsplit("_seed", 1)[1])
-        per_seed.setdefault(seed, []).append(pd.read_csv(folder / "predictions.csv", dtype={"speaker": str}))
+        per_seed.setdefault(seed, []).append(read_predictions(folder / "predictions.csv"))
     folds = max((len(frames) for frames in per_seed.values()), default=0)
     return {seed: pd.concat(frames, ignore_index=True) for seed, frames in sorted(per_seed.items())
             if len(frames) == folds}

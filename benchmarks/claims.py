@@ -14,8 +14,8 @@ Reads finished run folders (it trains nothing):
 
 Each comparison "a vs b": UA of a minus UA of b, pooled over folds per seed (mean ± std over seeds); a Wilcoxon
 signed-rank test over the paired (fold, seed) UAs; a 95 % paired bootstrap interval over utterances (all seeds'
-predictions); how many test predictions (utterance x seed) the two arms label differently; p-values Holm-corrected over
-every comparison in the table. A claim "a > b" holds when the
+predictions of an utterance drawn together); how many test predictions (utterance x seed) the two arms label
+differently; p-values Holm-corrected over every comparison in the table. A claim "a > b" holds when the
 difference is positive and significant at 0.05 after correction; "a >= b" holds unless a is significantly lower;
 otherwise the claim is not supported (the sign is wrong and significant) or not shown (no significant difference).
 """
@@ -90,7 +90,7 @@ def compare(run_dir: Path, a: str, b: str) -> dict | None:
     joined = pd.concat([predictions_a[s].assign(seed=s) for s in seeds]).merge(
         pd.concat([predictions_b[s].assign(seed=s) for s in seeds]), on=["path", "seed"], suffixes=("_a", "_b"))
     difference, low, high = bootstrap_difference(joined["emotion.true_a"], joined["emotion.pred_a"],
-                                                 joined["emotion.pred_b"], resamples=2000)
+                                                 joined["emotion.pred_b"], resamples=2000, groups=joined["path"])
     return {"a": a, "b": b, "seeds": len(seeds), "UA a %": pct(ua_a), "UA b %": pct(ua_b),
             "difference (points)": f"{100 * (np.mean(ua_a) - np.mean(ua_b)):+.1f}",
             "95 % CI (points)": f"[{100 * low:+.1f}, {100 * high:+.1f}]", "pairs": test.pairs,

@@ -65,3 +65,18 @@ def test_fuse_never_writes_into_a_members_run_folder(tmp_path, capsys):
     assert main(["fuse", str(run_a), str(run_b), "--out", str(run_a)]) == 2
     assert "which is an input" in capsys.readouterr().err
     assert (run_a / "results.csv").read_text() == before
+
+
+def test_zero_padded_class_codes_survive_the_csv_round_trip(tmp_path):
+    from emomtl.evaluation.aggregate import pooled_metrics, read_predictions
+
+    table = pd.DataFrame({"path": ["a", "b", "c", "d"], "speaker": ["03", "03", "08", "08"],
+                          "spk.true": ["01", "02", "03", "01"], "spk.pred": ["01", "02", "03", "03"],
+                          **{f"spk.prob.{c}": [0.5, 0.25, 0.25, 0.25] for c in ("01", "02")},
+                          "spk.prob.03": [0.0, 0.5, 0.5, 0.5],
+                          "va.true": [0.1, 0.2, 0.3, 0.4], "va.pred": [0.1, 0.2, 0.3, 0.5]})
+    table.to_csv(tmp_path / "predictions.csv", index=False)
+    read = read_predictions(tmp_path / "predictions.csv")
+    assert read["spk.true"].tolist() == ["01", "02", "03", "01"] and read["speaker"].tolist()[0] == "03"
+    assert read["va.true"].dtype.kind == "f"  # a regression task stays numeric
+    assert pooled_metrics(read, "spk", "classification", ["01", "02", "03"])["ua"] == pytest.approx(2.5 / 3)

@@ -40,3 +40,21 @@ def test_holm_matches_a_hand_computation():
     assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
     adjusted = holm([0.5, float("nan"), 0.01])
     assert adjusted[0] == pytest.approx(0.5) and np.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.02)
+
+
+def test_bootstrap_draws_an_utterances_seeds_together():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 300).astype(str)
+    a = np.where(rng.random(300) < 0.7, truth, "0")
+    b = np.where(rng.random(300) < 0.65, truth, "1")
+    one = bootstrap_difference(truth, a, b, resamples=500)
+    copies = [np.tile(x, 3) for x in (truth, a, b)]  # three seeds that agree: no new information
+    paths = np.tile(np.arange(300).astype(str), 3)
+    grouped = bootstrap_difference(*copies, resamples=500, groups=paths)
+    naive = bootstrap_difference(*copies, resamples=500)
+    assert grouped[0] == pytest.approx(one[0])
+    assert _width(grouped) == pytest.approx(_width(one), rel=0.25) and _width(naive) < 0.8 * _width(one)
+
+
+def _width(interval: tuple[float, float, float]) -> float:
+    return interval[2] - interval[1]

@@ -56,3 +56,27 @@ def test_unexportable_architecture_raises_a_config_error_naming_the_reason(tmp_p
     model, shapes = _build("wave_av_lstm")
     with pytest.raises(ConfigError, match="complex"):
         export_module(model, make_tasks(), random_inputs(shapes, batch=2), tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("name", ["multi_exit_cnn", "cnn_blstm_att"])
+def test_a_variable_time_axis_runs_at_other_lengths_or_the_export_is_refused(name, tmp_path):
+    from emomtl.export.onnx import check_dynamic_axes
+
+    model, shapes = _build(name)
+    dynamic = {"logmel": [2]}
+    path = export_module(model, make_tasks(), random_inputs(shapes, batch=2), tmp_path / "m.onnx", dynamic)
+    dtypes = {key: "float32" for key in shapes}
+    if name == "cnn_blstm_att":  # torch's exporter fixes the LSTM's output length inside the graph
+        with pytest.raises(ConfigError, match="only runs at the example's length on 'logmel'"):
+            check_dynamic_axes(path, shapes, dtypes, dynamic)
+        assert not path.exists()
+        return
+    check_dynamic_axes(path, shapes, dtypes, dynamic)
+    longer = {**shapes, "logmel": (shapes["logmel"][0], shapes["logmel"][1] + 9)}
+    inputs = random_inputs(longer, batch=3, seed=1)
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {k: v.numpy() for k, v in inputs.items()})
+    with torch.no_grad():
+        expected = ProbabilityGraph(model, list(shapes), make_tasks())(*inputs.values())
+    for value, reference in zip(got, expected):
+        np.testing.assert_allclose(value, reference.numpy(), atol=1e-4)

@@ -11,6 +11,7 @@ Two ways to summarise a cross-validation, both reported in the literature:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -163,3 +164,12 @@ def ensemble_predictions(tables: Sequence[pd.DataFrame], task: str) -> pd.DataFr
     classes = np.array([c[len(prob_prefix):] for c in columns], dtype=object)
     result[f"{task}.pred"] = classes[mean.argmax(axis=1)]
     return result.reset_index()
+
+
+def read_predictions(path: str | Path) -> pd.DataFrame:
+    """A ``predictions.csv`` with class labels kept as text: a classification task's (one with ``.prob.`` columns)
+    ``.true`` / ``.pred`` and ``speaker`` are read as strings, so codes such as "01" do not come back as 1."""
+    header = pd.read_csv(path, nrows=0).columns
+    tasks = {str(c).split(".prob.")[0] for c in header if ".prob." in str(c)}
+    text = {c: str for c in header if c == "speaker" or any(c in (f"{t}.true", f"{t}.pred") for t in tasks)}
+    return pd.read_csv(path, dtype=text)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emomtl.evaluation.aggregate import ensemble_predictions, pooled_metrics
+from emomtl.evaluation.aggregate import ensemble_predictions, pooled_metrics, read_predictions
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def fuse(members: list[Member], task: str = "emotion") -> tuple[pd.DataFrame, pd
         raise ValueError("the members share no (fold, seed) run: were they run on the same protocol and seeds?")
     rows, fused_all = [], []
     for fold, seed in common:
-        tables = [pd.read_csv(r[(fold, seed)] / "predictions.csv", dtype={"speaker": str}) for r in runs]
+        tables = [read_predictions(r[(fold, seed)] / "predictions.csv") for r in runs]
         fused = ensemble_predictions(tables, task)
         metrics = pooled_metrics(fused, task, "classification")
         rows.append({"fold": fold, "seed": seed, f"{task}.ua": metrics["ua"], f"{task}.wa": metrics["wa"]})
@@ -79,7 +79,7 @@ def summary(members: list[Member], task: str = "emotion") -> dict[str, object]:
         runs = member.runs()
         uas = []
         for s in seeds:
-            tables = [pd.read_csv(run / "predictions.csv", dtype={"speaker": str})
+            tables = [read_predictions(run / "predictions.csv")
                       for (fold, seed), run in runs.items() if seed == s]
             uas.append(pooled_metrics(pd.concat(tables, ignore_index=True), task, "classification")["ua"])
         alone[f"{member.run_dir}:{member.arm}"] = float(np.mean(uas))

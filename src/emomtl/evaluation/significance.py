@@ -47,23 +47,35 @@ def paired_test(a: Sequence[float], b: Sequence[float]) -> PairedTest:
 
 
 def bootstrap_difference(truth: Sequence, prediction_a: Sequence, prediction_b: Sequence, resamples: int = 2000,
-                         level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """(UA(a) - UA(b), low, high): a percentile bootstrap interval over utterances, paired."""
+                         level: float = 0.95, seed: int = 0,
+                         groups: Sequence | None = None) -> tuple[float, float, float]:
+    """(UA(a) - UA(b), low, high): a percentile bootstrap interval over utterances, paired.
+
+    ``groups`` names each row's utterance when one utterance has several rows (e.g. one per seed): whole utterances
+    are resampled, all their rows together, so seeds that agree do not narrow the interval. Without it every row is
+    an utterance."""
     truth, a, b = (np.asarray(x, dtype=object) for x in (truth, prediction_a, prediction_b))
     if not len(truth) == len(a) == len(b) or len(truth) == 0:
         raise ValueError("bootstrap_difference: truth and both predictions need the same, non-zero length")
+    if groups is not None and len(groups) != len(truth):
+        raise ValueError("bootstrap_difference: groups needs one entry per row")
     observed = unweighted_average_recall(truth, a) - unweighted_average_recall(truth, b)
     rng = np.random.default_rng(seed)
     classes, codes = np.unique(truth.astype(str), return_inverse=True)
     hit_a = (a.astype(str) == truth.astype(str)).astype(float)
     hit_b = (b.astype(str) == truth.astype(str)).astype(float)
+    if groups is None:
+        group_of_row = np.arange(len(truth))
+    else:
+        _, group_of_row = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    n_groups = int(group_of_row.max()) + 1
     differences = np.empty(resamples)
     for r in range(resamples):
-        sample = rng.integers(0, len(truth), len(truth))
-        counts = np.bincount(codes[sample], minlength=len(classes))
+        drawn = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)[group_of_row].astype(float)
+        counts = np.bincount(codes, weights=drawn, minlength=len(classes))
         present = counts > 0
-        recall_a = np.bincount(codes[sample], weights=hit_a[sample], minlength=len(classes))[present] / counts[present]
-        recall_b = np.bincount(codes[sample], weights=hit_b[sample], minlength=len(classes))[present] / counts[present]
+        recall_a = np.bincount(codes, weights=drawn * hit_a, minlength=len(classes))[present] / counts[present]
+        recall_b = np.bincount(codes, weights=drawn * hit_b, minlength=len(classes))[present] / counts[present]
         differences[r] = recall_a.mean() - recall_b.mean()
     tail = (1 - level) / 2
     low, high = np.quantile(differences, [tail, 1 - tail])

@@ -97,6 +97,32 @@ def _example(shape: Sequence[int], dtype: str) -> torch.Tensor:
     return torch.randn((2, *shape), generator=generator)
 
 
+def check_dynamic_axes(path: Path, shapes: Mapping[str, tuple[int, ...]], dtypes: Mapping[str, str],
+                       dynamic: Mapping[str, Sequence[int]]) -> None:
+    """Run the exported graph at another length on every variable axis (when onnxruntime is installed): an
+    exporter that fixed a length inside the graph (e.g. a reshape after an LSTM) is a :class:`ConfigError` naming
+    the input, and the broken graph is removed, instead of an export that fails on the first real recording."""
+    if not dynamic:
+        return
+    try:
+        import onnxruntime
+    except ImportError:
+        return
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for key, axes in dynamic.items():
+        for axis in axes:
+            shape = list(shapes[key])
+            shape[axis - 1] += 7
+            feeds = {k: _example(shape if k == key else shapes[k], dtypes[k]).numpy() for k in shapes}
+            try:
+                session.run(None, feeds)
+            except Exception as error:  # onnxruntime raises its own error types
+                path.unlink(missing_ok=True)
+                raise ConfigError(f"export: the ONNX graph only runs at the example's length on {key!r} (axis "
+                                  f"{axis}): {str(error).splitlines()[0][:160]}. Export a model trained with a fixed "
+                                  f"inputs.{key}.length (the paper recipes fix 256 frames)") from error
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
@@ -123,6 +149,7 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, opset: int = 
     dynamic = {k: [specs[k].time_axis + 1] for k in model.input_keys
                if k in specs and specs[k].time_axis is not None and specs[k].length is None}
     export_module(model, tasks, example, out_dir / GRAPH_FILE, dynamic, opset)
+    check_dynamic_axes(out_dir / GRAPH_FILE, shapes, dtypes, dynamic)
     standardizer = state["standardizer"]
     spec = {
         "format": FORMAT,

@@ -12,6 +12,7 @@ import pandas as pd
 import yaml
 
 from emomtl.errors import EmomtlError
+from emomtl.evaluation.aggregate import read_predictions
 
 #: Name of a single run's folder under ``runs/<strategy>/``: ``<fold>_seed<seed>``, the fold being the split's name
 #: as in ``results.csv`` (``fold3``, ``loso-03``, ``fixed`` ...).
@@ -127,7 +128,7 @@ def _read_per_run(run_dir: Path, file_name: str, strategies: list[str], unreadab
         if match is None:
             continue
         try:
-            frame = pd.read_csv(path)
+            frame = read_predictions(path) if file_name == "predictions.csv" else pd.read_csv(path)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
             unreadable.append(path)
             continue

@@ -46,7 +46,8 @@ def pairwise_table(run: RunData, task: str, resamples: int = RESAMPLES) -> pd.Da
             if len(joined):
                 _, low, high = bootstrap_difference(joined[f"{task}.true_a"].astype(str),
                                                     joined[f"{task}.pred_a"].astype(str),
-                                                    joined[f"{task}.pred_b"].astype(str), resamples=resamples)
+                                                    joined[f"{task}.pred_b"].astype(str), resamples=resamples,
+                                                    groups=joined["path"])  # an utterance's seeds drawn together
         rows.append({"a": a, "b": b, "difference": test.mean_difference, "low": low, "high": high,
                      "p": test.p_value, "pairs": test.pairs})
     table = pd.DataFrame(rows)
