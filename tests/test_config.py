@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from emomtl.cli.main import main
@@ -103,6 +104,8 @@ def test_compare_single_task_takes_a_list_of_task_names():
     ("train.seeds=[a]", "train.seeds: ['a'] must be a non-empty list of integers"),
     ("train.max_folds=0", "train.max_folds: 0 must be >= 1"),
     ("inputs.functionals.length=0", "inputs.functionals.length: must be > 0"),
+    ("train.score=hmaen", "train.score"),
+    ("optim.weight_decay=.inf", "optim.weight_decay: inf must be finite"),
 ])
 def test_values_out_of_range_name_the_key_and_the_allowed_range(override, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
@@ -131,3 +134,38 @@ def test_recipe_show_prints_the_resolved_recipe(tmp_path, capsys):
     shown = yaml.safe_load(capsys.readouterr().out)
     assert shown["train"]["epochs"] == 3 and shown["train"]["batch_size"] == 32
     assert shown["name"] == "mini" and shown["data"]["sample_rate"] == 16000
+
+
+def test_numbers_in_exponent_form_are_numbers():
+    recipe = resolve_recipe(MINIMAL, ["optim.lr=1e-3"])
+    assert recipe["optim"]["lr"] == 0.001
+
+
+def test_train_runs_the_seed_of_train_seed(tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "run"
+    assert main(["train", "quickstart", "train.seed=5", "train.epochs=1", "train.max_folds=1",
+                 f"data.root={tmp_path / 'demo'}", "--out", str(out), "--quiet", "--no-report"]) == 0
+    assert pd.read_csv(out / "results.csv")["seed"].tolist() == [5]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model=null", "model: a recipe needs a model section with a name"),
+    ("tasks=[emotion]", "tasks.0: expected a mapping with a name"),
+])
+def test_malformed_sections_are_config_errors_not_tracebacks(override, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve_recipe(MINIMAL, [override])
+
+
+def test_optimiser_values_torch_refuses_are_config_errors():
+    from emomtl.training.optim import build_optimizer, check_weighting_optim
+
+    weights = [torch.nn.Parameter(torch.zeros(2))]
+    with pytest.raises(ConfigError, match="optim"):
+        build_optimizer(weights, {"name": "adam", "lr": 0.01, "betas": [0.9]})
+    with pytest.raises(ConfigError, match="optim"):
+        build_optimizer(weights, {"name": "rmsprop", "lr": 0.01, "alpha": -1.0})
+    with pytest.raises(ConfigError, match="weighting.lr"):
+        check_weighting_optim({"lr": float("inf")})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -22,6 +23,26 @@ from typing import Any, ClassVar
 import yaml
 
 from emomtl.errors import ConfigError
+
+
+class RecipeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads ``1e-3`` as a number (YAML 1.2; PyYAML's 1.1 rules want ``1.0e-3``).
+    Safe: no tag builds a Python object."""
+
+
+RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                  |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def read_yaml(text: str) -> Any:
+    """Parse recipe text (a file or an override value) with :class:`RecipeLoader`."""
+    return yaml.load(text, Loader=RecipeLoader)  # noqa: S506 (a SafeLoader subclass)
 
 _NUMBER = (int, float)
 _OPTIONAL_STR = (str, type(None))
@@ -46,6 +67,8 @@ def at_least(low: int | float, optional: bool = False) -> Check:
     def check(value: Any) -> str | None:
         if value is None and optional:
             return None
+        if not math.isfinite(value):
+            return f"must be finite and >= {low}{' (or null)' if optional else ''}"
         return None if value >= low else f"must be >= {low}{' (or null)' if optional else ''}"
     return check
 
@@ -213,8 +236,8 @@ class TrainSettings(Section):
     """Add each task's gradient norm on the shared parameters to ``steps.csv`` (one extra backward per task)."""
     augment: dict[str, Any] = setting({}, (dict,))
     """Training-time augmentation (``speed``, ``noise``, ``mixup``, ...; checked by ``training.augment``)."""
-    score: str = setting("mean", (str,))
-    """How task metrics combine into ``score``."""
+    score: str = setting("mean", (str,), one_of("mean", "hmean"))
+    """How task metrics combine into ``score``: ``mean``, or ``hmean`` (harmonic mean, the ExVo score)."""
     refit: bool = setting(False, (bool,))
     """Retrain on training + validation speakers for the chosen number of epochs before testing."""
     tensorboard: bool = setting(True, (bool,))
@@ -472,10 +495,16 @@ def check_plain_name(value: str, where: str) -> None:
 
 def check_complete(recipe: Mapping[str, Any]) -> None:
     """The settings a runnable recipe cannot leave out."""
-    if "name" not in recipe.get("model", {}):
-        raise ConfigError("model.name: a recipe must name its model")
-    if "tasks" not in recipe:
-        raise ConfigError("tasks: a recipe needs at least one task")
+    model = recipe.get("model")
+    if not isinstance(model, Mapping) or "name" not in model:
+        raise ConfigError(f"model: a recipe needs a model section with a name, got {model!r}")
+    tasks = recipe.get("tasks")
+    if not isinstance(tasks, list) or not tasks:
+        raise ConfigError("tasks: a recipe needs a list of at least one task")
+    for index, task in enumerate(tasks):
+        if not isinstance(task, Mapping) or not isinstance(task.get("name"), str):
+            raise ConfigError(f"tasks.{index}: expected a mapping with a name (e.g. {{name: emotion, kind: "
+                              f"classification}}), got {task!r}")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -487,7 +516,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not path:
         raise ConfigError(f"override {text!r}: empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = read_yaml(raw) if raw.strip() else None
     except yaml.YAMLError as error:
         raise ConfigError(f"override {text!r}: value is not valid YAML ({error})") from error
     return path, value
@@ -565,7 +594,7 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] | None = None) ->
     (:meth:`Recipe.to_dict`; :func:`as_recipe` gives the typed sections)."""
     path = find_recipe(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = read_yaml(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from error
     if not isinstance(raw, dict):

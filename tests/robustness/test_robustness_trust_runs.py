@@ -156,6 +156,15 @@ def test_resuming_on_more_devices_is_a_changed_setting_refused_before_any_proces
     assert "train.devices (1 -> 2)" in last_error(capsys)
 
 
+def test_moving_a_run_folder_to_ray_through_the_recipe_is_not_a_changed_result() -> None:
+    from emomtl.runtime.record import changed_keys, result_settings
+
+    local = resolve_recipe({"data": {"corpus": "demo"}, "tasks": [{"name": "emotion"}],
+                            "model": {"name": "functional_mlp"}})
+    on_ray = resolve_recipe({**local, "train": {**local["train"], "backend": "ray", "cpus_per_job": 2}})
+    assert changed_keys(result_settings(local), result_settings(on_ray)) == []
+
+
 # ------------------------------------------------------------------ one writer
 HOLD = """
 import sys, time

@@ -87,3 +87,11 @@ def test_a_corpus_whose_every_file_fails_extraction_says_so_naming_a_file(recipe
     monkeypatch.setattr("emomtl.training.prepare.extract_inputs", every_file_fails)
     with pytest.raises(ConfigError, match=r"no usable files: feature extraction failed on all \d+ .*NaN"):
         prepare_corpus(recipe, progress=False)
+
+
+@pytest.mark.parametrize("weightings, message", [([], "no arm to run"), (["uw", "uw"], "'uw' is listed twice")])
+def test_compare_refuses_no_arms_and_duplicate_arms(recipe, tmp_path, weightings, message):
+    from emomtl.training.experiment import plan_arms
+
+    with pytest.raises(ConfigError, match=message):
+        plan_arms(recipe, weightings=weightings)

@@ -141,8 +141,9 @@ def run_train(args: argparse.Namespace) -> int:
     from emomtl.training.loop import train_split
     from emomtl.training.plan import plan_experiment
 
-    recipe, out, seeds = _setup(args)
-    plan = plan_experiment(recipe, out, seeds=seeds[:1], progress=not args.quiet)
+    recipe, out, _ = _setup(args)
+    seeds = parse_seeds(args.seeds)[:1] if args.seeds is not None else [recipe.train.seed]  # ``train.seed``
+    plan = plan_experiment(recipe, out, seeds=seeds, progress=not args.quiet)
     splits = plan.splits
     chosen = [run for run in plan.runs if args.fold in (str(splits.index(run.split)), run.split.name)]
     if not chosen:

@@ -82,6 +82,13 @@ def plan_arms(recipe: Recipe | dict[str, Any], weightings: list[str] | None = No
         if section["name"] in {arm.label for arm in arms}:
             raise ConfigError(f"compare.models: {section['name']!r} is already an arm label")
         arms.append(Arm(section["name"], {"name": "static"}, model=section))
+    labels = [arm.label for arm in arms]
+    if not arms:
+        raise ConfigError("compare: no arm to run (compare.weightings / --weightings is empty and no single-task "
+                          "baseline or model was asked for)")
+    if len(set(labels)) < len(labels):
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        raise ConfigError(f"compare: arm {twice[0]!r} is listed twice; each arm runs once")
     return arms
 
 

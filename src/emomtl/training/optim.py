@@ -28,8 +28,8 @@ def check_weighting_optim(settings: Mapping[str, Any]) -> dict[str, Any]:
     """``weighting.lr`` (null or a number > 0) and ``weighting.follow_schedule`` (bool), with defaults."""
     out = {**WEIGHTING_OPTIM_DEFAULTS, **{k: v for k, v in settings.items() if k in WEIGHTING_OPTIM_DEFAULTS}}
     lr = out["lr"]
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0):
-        raise ConfigError(f"weighting.lr: expected null (the model's optim.lr) or a number > 0, got {lr!r}")
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf):
+        raise ConfigError(f"weighting.lr: expected null (the model's optim.lr) or a finite number > 0, got {lr!r}")
     if not isinstance(out["follow_schedule"], bool):
         raise ConfigError(f"weighting.follow_schedule: expected true or false, got {out['follow_schedule']!r}")
     return out
@@ -66,8 +66,8 @@ def build_optimizer(
         groups.append(group)
     try:
         optimizer = OPTIMIZERS[name](groups, **options)
-    except TypeError as error:
-        raise ConfigError(f"optim: {error}") from error
+    except (TypeError, ValueError, IndexError) as error:  # e.g. betas of one value, a negative alpha
+        raise ConfigError(f"optim ({name}): {error} (settings: {options})") from error
     for group in optimizer.param_groups:
         group.setdefault("follow_schedule", True)
         group["fixed_lr"] = group["lr"]

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from emomtl.config import Recipe, apply_overrides, as_dict, as_recipe, parse_recipe, save_recipe
+from emomtl.config import Recipe, apply_overrides, as_dict, as_recipe, parse_recipe, read_yaml, save_recipe
 from emomtl.data.protocols import Split
 from emomtl.runtime.files import write_csv, write_json
 from emomtl.errors import ConfigError
@@ -63,7 +63,7 @@ class Param:
 def load_space(path: str | Path) -> list[Param]:
     """Parse a search-space YAML file; every error names the key and what is allowed."""
     try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        raw = read_yaml(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"--space {path}: cannot read a YAML mapping ({error})") from error
     if not isinstance(raw, dict) or not raw:
