@@ -169,3 +169,12 @@ def test_optimiser_values_torch_refuses_are_config_errors():
         build_optimizer(weights, {"name": "rmsprop", "lr": 0.01, "alpha": -1.0})
     with pytest.raises(ConfigError, match="weighting.lr"):
         check_weighting_optim({"lr": float("inf")})
+
+
+@pytest.mark.parametrize("corpora, message", [
+    ("[{corpus: demo, rooot: /x}]", r"unknown key\(s\) \['rooot'\]"),
+    ("[demo]", "entry 0 must be a mapping with a corpus name"),
+])
+def test_pooled_corpus_entries_are_checked(corpora, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve_recipe(MINIMAL, [f"data.corpora={corpora}"])

@@ -73,6 +73,17 @@ def at_least(low: int | float, optional: bool = False) -> Check:
     return check
 
 
+def corpora_entries(value: list[Any] | None) -> str | None:
+    """``data.corpora``: mappings of ``corpus`` (a name), ``root`` and ``options``, nothing else."""
+    for index, entry in enumerate(value or []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("corpus"), str):
+            return f"entry {index} must be a mapping with a corpus name, e.g. {{corpus: savee, root: /data/SAVEE}}"
+        unknown = sorted(set(entry) - {"corpus", "root", "options"})
+        if unknown:
+            return f"entry {index}: unknown key(s) {unknown} (allowed: corpus, root, options)"
+    return None
+
+
 def positive(optional: bool = False) -> Check:
     def check(value: Any) -> str | None:
         if value is None and optional:
@@ -127,7 +138,7 @@ class DataSettings(Section):
     """Folder the corpus lives in (generated corpora may omit it)."""
     options: dict[str, Any] = setting({}, (dict,))
     """Options of the corpus adapter."""
-    corpora: list[dict[str, Any]] | None = setting(None, (list, type(None)))
+    corpora: list[dict[str, Any]] | None = setting(None, (list, type(None)), lambda value: corpora_entries(value))
     """Pooled corpora: a list of ``{corpus, root, options}`` (replaces ``corpus``/``root``/``options``)."""
     label_map: str | None = setting(None, _OPTIONAL_STR)
     """Label map applied to the table (name or YAML path)."""

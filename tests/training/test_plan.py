@@ -95,3 +95,14 @@ def test_compare_refuses_no_arms_and_duplicate_arms(recipe, tmp_path, weightings
 
     with pytest.raises(ConfigError, match=message):
         plan_arms(recipe, weightings=weightings)
+
+
+def test_compare_params_name_a_strategy_and_their_errors_name_the_section(recipe, tmp_path):
+    from emomtl.training.experiment import plan_arms
+
+    recipe["compare"]["params"] = {"dwaa": {"T": 2}}
+    with pytest.raises(ConfigError, match="compare.params.dwaa: not a weighting strategy"):
+        plan_arms(recipe, weightings=["dwa"])
+    recipe["compare"]["params"] = {"uw": {"TT": 2}}
+    with pytest.raises(ConfigError, match=r"compare.params.uw .*unknown parameter\(s\) \['TT'\]"):
+        plan_experiment(recipe, tmp_path / "run", weightings=["uw"])

@@ -2,8 +2,7 @@
 other seeds) on the same test rows, fold by fold, and score the fused predictions like any arm.
 
 A member is ``RUN_DIR`` (its only arm) or ``RUN_DIR:ARM``. Members must share folds (the same protocol on the same
-corpus): every (fold, seed) run present in all members is fused. A seed missing from one member but present in
-another is fused with that member's seed 0 only if ``pair_seeds=False`` (the default pairs equal seeds).
+corpus): every (fold, seed) run present in all members is fused; equal seeds are paired.
 """
 
 from __future__ import annotations

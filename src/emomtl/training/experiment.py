@@ -59,6 +59,9 @@ def plan_arms(recipe: Recipe | dict[str, Any], weightings: list[str] | None = No
     """
     recipe = as_recipe(recipe)
     params = recipe.compare.params
+    unknown = sorted(set(params) - set(STRATEGIES))
+    if unknown:
+        raise ConfigError(f"compare.params.{unknown[0]}: not a weighting strategy (emomtl weighting list)")
     own = recipe.weighting
     arms = []
     for name in weightings if weightings is not None else [own["name"]]:

@@ -68,7 +68,12 @@ def check_arms(recipe: Recipe, arms: list[Arm]) -> None:
         if not chosen:
             raise ConfigError(f"compare: arm {arm.label} has no task")
         name, params, _ = split_weighting_config(arm.weighting)
-        create_weighting(name, [t.name for t in chosen], task_kinds={t.name: t.kind for t in chosen}, **params)
+        try:
+            create_weighting(name, [t.name for t in chosen], task_kinds={t.name: t.kind for t in chosen}, **params)
+        except ConfigError as error:
+            if arm.label not in recipe.compare.params:
+                raise
+            raise ConfigError(f"compare.params.{arm.label} (with the recipe's weighting section): {error}") from error
 
 
 def run_folder(run_dir: Path, arm: Arm, split: Split, seed: int) -> Path:
