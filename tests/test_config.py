@@ -178,3 +178,8 @@ def test_optimiser_values_torch_refuses_are_config_errors():
 def test_pooled_corpus_entries_are_checked(corpora, message):
     with pytest.raises(ConfigError, match=message):
         resolve_recipe(MINIMAL, [f"data.corpora={corpora}"])
+
+
+@pytest.mark.parametrize("overrides", [["weighting.T=5", "weighting.name=dwa"], ["weighting.name=dwa", "weighting.T=5"]])
+def test_a_strategy_parameter_given_beside_its_name_survives_in_any_order(overrides):
+    assert apply_overrides({"weighting": {"name": "uw"}}, overrides)["weighting"] == {"name": "dwa", "T": 5}

@@ -536,11 +536,13 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 def apply_overrides(recipe: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Return a copy of ``recipe`` with each ``a.b.c=value`` override set (creating mappings as needed).
 
-    A list element is addressed by its index: ``tasks.0.label_smoothing=0.1``.
+    A list element is addressed by its index: ``tasks.0.label_smoothing=0.1``. A ``weighting.name=`` override is
+    applied first, so the new strategy's parameters given beside it survive in any order.
     """
     recipe = copy.deepcopy(recipe)
-    for text in overrides:
-        path, value = parse_override(text)
+    parsed = [(text, *parse_override(text)) for text in overrides]
+    parsed.sort(key=lambda item: item[1] != ["weighting", "name"])  # stable: the rest keep their order
+    for text, path, value in parsed:
         node: Any = recipe
         for i, part in enumerate(path):
             where = ".".join(path[: i + 1])
