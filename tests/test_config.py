@@ -180,6 +180,7 @@ def test_pooled_corpus_entries_are_checked(corpora, message):
         resolve_recipe(MINIMAL, [f"data.corpora={corpora}"])
 
 
-@pytest.mark.parametrize("overrides", [["weighting.T=5", "weighting.name=dwa"], ["weighting.name=dwa", "weighting.T=5"]])
+@pytest.mark.parametrize("overrides", [["weighting.T=5", "weighting.name=dwa"],
+                                       ["weighting.name=dwa", "weighting.T=5"]])
 def test_a_strategy_parameter_given_beside_its_name_survives_in_any_order(overrides):
     assert apply_overrides({"weighting": {"name": "uw"}}, overrides)["weighting"] == {"name": "dwa", "T": 5}
