@@ -184,3 +184,13 @@ def test_pooled_corpus_entries_are_checked(corpora, message):
                                        ["weighting.name=dwa", "weighting.T=5"]])
 def test_a_strategy_parameter_given_beside_its_name_survives_in_any_order(overrides):
     assert apply_overrides({"weighting": {"name": "uw"}}, overrides)["weighting"] == {"name": "dwa", "T": 5}
+
+
+@pytest.mark.parametrize("name", ["quickstart", "druw", "cnn_blstm", "categorical_dimensional"])
+def test_recipe_show_fills_model_and_weighting_defaults_and_reloads(name, tmp_path, capsys):
+    assert main(["recipe", "show", name]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert "dropout" in shown["model"] and "lr" in shown["weighting"] and "follow_schedule" in shown["weighting"]
+    (tmp_path / "shown.yaml").write_text(yaml.safe_dump(shown))
+    assert main(["recipe", "show", str(tmp_path / "shown.yaml")]) == 0  # what it prints is a valid recipe
+    assert yaml.safe_load(capsys.readouterr().out) == shown
