@@ -165,6 +165,22 @@ def test_moving_a_run_folder_to_ray_through_the_recipe_is_not_a_changed_result()
     assert changed_keys(result_settings(local), result_settings(on_ray)) == []
 
 
+def test_a_record_listing_settings_that_no_longer_count_is_not_a_change(tmp_path: Path) -> None:
+    from emomtl.runtime.record import check_run_folder, run_record
+
+    recipe = resolve_recipe({"data": {"corpus": "demo"}, "tasks": [{"name": "emotion"}],
+                             "model": {"name": "functional_mlp"}})
+    table = pd.DataFrame({"path": [], "speaker": []})
+    record = run_record(recipe, table)
+    older = {**record, "fingerprint": "0" * 16, "settings": {**record["settings"], "train.backend": "local"}}
+    (tmp_path / "run.json").write_text(json.dumps(older))
+    check_run_folder(tmp_path, record)  # accepted: train.backend no longer counts
+    changed = {**older, "settings": {**older["settings"], "optim.lr": 1.0}}
+    (tmp_path / "run.json").write_text(json.dumps(changed))
+    with pytest.raises(RunFolderError, match="optim.lr"):
+        check_run_folder(tmp_path, record)
+
+
 # ------------------------------------------------------------------ one writer
 HOLD = """
 import sys, time

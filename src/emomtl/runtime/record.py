@@ -67,10 +67,13 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 def result_settings(recipe: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The flattened settings that can change a result (``extra``: a run's seed, arm weighting, tasks)."""
-    ignored = NOT_RESULTS + SELECTION
-    flat = {k: v for k, v in flatten({**recipe, **(extra or {})}).items()
-            if not any(k == key or k.startswith(f"{key}.") for key in ignored)}
+    flat = {k: v for k, v in flatten({**recipe, **(extra or {})}).items() if not ignored_setting(k)}
     return dict(sorted(flat.items()))
+
+
+def ignored_setting(key: str) -> bool:
+    """Whether a flattened setting is left out of a run's record (``NOT_RESULTS``, ``SELECTION``)."""
+    return any(key == name or key.startswith(f"{name}.") for name in NOT_RESULTS + SELECTION)
 
 
 #: Content digests already computed in this process, keyed by (path, size, modification time).
@@ -152,9 +155,14 @@ def check_run_folder(folder: Path, record: dict[str, Any]) -> None:
         if old is None:
             log.warning("%s is unreadable; it is rewritten", path)
         elif old.get("fingerprint") != record["fingerprint"]:
-            keys = changed_keys(old.get("settings", {}), record["settings"])
+            # a record of an older emomtl may list settings that no longer count: they are not a change
+            old_settings = {k: v for k, v in old.get("settings", {}).items() if not ignored_setting(k)}
+            keys = changed_keys(old_settings, record["settings"])
+            if not keys and old.get("data", {}).get("sha256") == record["data"]["sha256"]:
+                log.info("%s: record of an older emomtl, same settings and data; it is rewritten", path)
+                return
             if keys:
-                what = f"settings changed: {_describe(keys, old.get('settings', {}), record['settings'])}"
+                what = f"settings changed: {_describe(keys, old_settings, record['settings'])}"
             else:
                 what = (f"data changed (corpus table or files: {old.get('data', {}).get('files')} -> "
                         f"{record['data']['files']} files, or their contents)")
