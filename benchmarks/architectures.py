@@ -51,6 +51,8 @@ ROWS = [
         "single - 1"),
     Row("multi-exit CNN, 64-mel", "2 DRUW", "45 epochs, seed 0", "cnn_arms_45_epochs/emodb_loso.csv", "cnn", "static",
         "single - 1"),
+    Row("multi-exit CNN, 64-mel", "2 DRUW", "45 epochs, seed 0", "cnn_arms_45_epochs/emodb_loso.csv", "cnn", "uw",
+        "single - 1"),
     Row("multi-exit CNN, 64-mel, speaker exits after block 2", "2 DRUW", "45 epochs, 1 seed",
         "cnn_speaker_exit2_45_epochs/emodb_loso.csv", "cnn_speaker_exit2", "druw", "single - 1"),
     Row("multi-exit CNN, 64-mel, speaker exits after block 2", "2 DRUW", "15 epochs, 1 seed",
@@ -76,8 +78,12 @@ def collect(results: Path, rows: list[Row] = ROWS) -> pd.DataFrame:
             print(f"skip {row.architecture} / {row.strategy}: not in {path}")
             continue
         hit = found.iloc[0]
+        budget = row.budget  # a table with a seeds column (arms may differ) says how many seeds this arm has
+        if "seeds" in hit and pd.notna(hit["seeds"]):
+            seeds = int(hit["seeds"])
+            budget = f"{budget.split(',')[0]}, {seeds} seed{'s' if seeds > 1 else ''}"
         lines.append({"architecture": row.architecture, "paper": row.paper, "arm": row.strategy,
-                      "UA %": hit["UA %"], "val UA %": hit.get("val UA %", "-"), "budget": row.budget,
+                      "UA %": hit["UA %"], "val UA %": hit.get("val UA %", "-"), "budget": budget,
                       "goal (issue 20, UA %)": row.goal, "source": f"benchmarks/results/{row.source}"})
     return pd.DataFrame(lines, columns=COLUMNS)
 

@@ -144,3 +144,13 @@ def test_architectures_table_copies_rows_from_their_source_tables(tmp_path: Path
     table = architectures.collect(tmp_path, rows)
     assert table[["architecture", "arm", "UA %", "val UA %"]].values.tolist() == [["multi-exit CNN", "druw", "54.8",
                                                                                  "58.4"]]
+
+
+def test_architectures_budget_names_the_seeds_of_a_table_with_a_seeds_column(tmp_path: Path, modules) -> None:
+    architectures = importlib.import_module("architectures")
+    (tmp_path / "cnn").mkdir()
+    pd.DataFrame({"model": ["cnn", "cnn"], "strategy": ["static", "druw"], "seeds": [3, 1],
+                  "UA %": ["73.0 ± 1.0", "70.7"]}).to_csv(tmp_path / "cnn" / "emodb_loso.csv", index=False)
+    rows = [architectures.Row("CNN", "2", "45 epochs, seed 0", "cnn/emodb_loso.csv", "cnn", arm) for arm in
+            ("static", "druw")]
+    assert architectures.collect(tmp_path, rows)["budget"].tolist() == ["45 epochs, 3 seeds", "45 epochs, 1 seed"]
