@@ -8,7 +8,6 @@ continue from their last checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,9 +222,6 @@ def _run_experiment(
     if devices > 1:  # Ray runs jobs side by side on other CPUs / GPUs: there only the strategies are checked
         check_data_parallel(plan.arms, devices, jobs if isinstance(runner, LocalBackend) else 1)
     claim_run_folder(run_dir, run_record(plan.recipe.to_dict(), plan.prepared.table), fresh=not resume)
-    if not resume:  # starting over: no run of an earlier plan may reach results.csv or the report
-        shutil.rmtree(run_dir / "runs", ignore_errors=True)
-        (run_dir / "results.csv").unlink(missing_ok=True)
     with Provenance(run_dir, plan.recipe.to_dict(), "compare" if weightings is not None else "cv"):
         return _run_plan(plan, run_dir, on_result, runner)
 

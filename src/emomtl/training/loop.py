@@ -450,10 +450,10 @@ def finished_metrics(job: SplitJob) -> dict[str, Any] | None:
 def _train_split(job: SplitJob, resume: bool, fabric: Any, progress: bool) -> dict[str, Any]:
     done = job.out_dir / "metrics.json"
     if resume and done.exists():
-        try:
-            return json.loads(done.read_text())
-        except ValueError:  # torn by a kill while being written: test the best checkpoint again
-            log.warning("%s is unreadable; scoring the test speakers again", done)
+        finished = finished_metrics(job)
+        if finished is not None:
+            return finished
+        log.warning("%s is unreadable; scoring the test speakers again", done)  # torn by a kill while written
     if is_classical(as_recipe(job.recipe).model):  # closed form (linear_svm): same splits, metrics and files, no epochs
         from emomtl.training.classical import fit_classical
 
