@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from emomtl.cli.main import main
-from emomtl.evaluation.fusion import Member, fuse
+from emomtl.evaluation.fusion import Member, fuse, summary
 
 CLASSES = ["anger", "sadness"]
 
@@ -80,3 +80,15 @@ def test_zero_padded_class_codes_survive_the_csv_round_trip(tmp_path):
     assert read["spk.true"].tolist() == ["01", "02", "03", "01"] and read["speaker"].tolist()[0] == "03"
     assert read["va.true"].dtype.kind == "f"  # a regression task stays numeric
     assert pooled_metrics(read, "spk", "classification", ["01", "02", "03"])["ua"] == pytest.approx(2.5 / 3)
+
+
+def test_members_are_scored_and_costed_over_the_fused_runs_only(tmp_path):
+    # member a has an extra fold f2 that b lacks: a alone is judged on f1 (UA 0.75), not on f1 + f2 (UA 0.875)
+    a = {"f1": np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.45, 0.55]]),
+         "f2": np.array([[0.9, 0.1], [0.2, 0.8], [0.9, 0.1], [0.2, 0.8]])}
+    b = {"f1": np.array([[0.4, 0.6], [0.45, 0.55], [0.9, 0.1], [0.2, 0.8]])}
+    run_a, run_b = fake_run(tmp_path / "a", "static", a, 10.0), fake_run(tmp_path / "b", "druw", b, 5.0)
+    result = summary([Member.parse(str(run_a)), Member.parse(str(run_b))])
+    assert result["runs_fused"] == 1
+    assert result["members_ua"][f"{run_a}:static"] == 0.75
+    assert result["training_seconds"] == 15.0  # a's f2 run is not part of the fusion's cost

@@ -45,9 +45,14 @@ class Member:
                 found[(fold, int(seed))] = run
         return found
 
-    def wall_time(self) -> float:
+    def wall_time(self, runs: set[tuple[str, int]] | None = None) -> float:
+        """Summed training seconds of this arm, or of its ``(fold, seed)`` runs in ``runs`` when given."""
         results = pd.read_csv(self.run_dir / "results.csv")
-        return float(results.loc[results["strategy"] == self.arm, "wall_time_s"].sum())
+        mine = results[results["strategy"] == self.arm]
+        if runs is not None and {"fold", "seed"} <= set(mine.columns):
+            keys = list(zip(mine["fold"].astype(str), mine["seed"].astype(int)))
+            mine = mine[[key in runs for key in keys]]
+        return float(mine["wall_time_s"].sum())
 
 
 def fuse(members: list[Member], task: str = "emotion") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -69,18 +74,22 @@ def fuse(members: list[Member], task: str = "emotion") -> tuple[pd.DataFrame, pd
 
 
 def summary(members: list[Member], task: str = "emotion") -> dict[str, object]:
-    """Pooled UA per seed of the fusion and of each member alone (mean over seeds), and the summed training cost."""
+    """Pooled UA per seed of the fusion and of each member alone (mean over seeds), and the summed training cost.
+
+    Each member is scored, and its cost counted, over the fused ``(fold, seed)`` runs only, so a member with
+    extra folds or seeds is compared with the fusion on the same test rows.
+    """
     per_run, fused = fuse(members, task)
+    fused_runs = {(str(fold), int(seed)) for fold, seed in zip(per_run["fold"], per_run["seed"])}
     seeds = sorted(fused["seed"].unique())
     fused_ua = [pooled_metrics(fused[fused["seed"] == s], task, "classification")["ua"] for s in seeds]
     alone = {}
     for member in members:
-        runs = member.runs()
+        runs = {key: run for key, run in member.runs().items() if key in fused_runs}
         uas = []
         for s in seeds:
-            tables = [read_predictions(run / "predictions.csv")
-                      for (fold, seed), run in runs.items() if seed == s]
+            tables = [read_predictions(run / "predictions.csv") for (_, seed), run in runs.items() if seed == s]
             uas.append(pooled_metrics(pd.concat(tables, ignore_index=True), task, "classification")["ua"])
         alone[f"{member.run_dir}:{member.arm}"] = float(np.mean(uas))
     return {"fused_ua_per_seed": fused_ua, "fused_ua": float(np.mean(fused_ua)), "members_ua": alone,
-            "runs_fused": len(per_run), "training_seconds": sum(m.wall_time() for m in members)}
+            "runs_fused": len(per_run), "training_seconds": sum(m.wall_time(fused_runs) for m in members)}
