@@ -336,3 +336,21 @@ def test_predict_exit_status_is_1_when_every_file_fails_and_0_when_some_do(
     assert emomtl_main(["predict", str(checkpoint), str(good), str(tmp_path / "empty.wav"), "-o", str(out),
                         "--quiet"]) == 0
     assert "1 of 2 file(s) failed" in capsys.readouterr().err
+
+
+def test_every_file_a_cv_run_writes_is_one_a_fresh_start_clears_or_rewrites(recipe_file: Path,
+                                                                              tmp_path: Path) -> None:
+    """``RUN_OUTPUTS`` is kept by hand: a new output missing from it would outlive a fresh start's new settings."""
+    from fnmatch import fnmatch
+
+    from emomtl.runtime.record import PROVENANCE_NAME, RECORD_NAME, RUN_OUTPUTS
+
+    out = tmp_path / "run"
+    assert emomtl_main(["cv", str(recipe_file), "--out", str(out), "--quiet", "train.tensorboard=true"]) == 0
+    run = next(out.glob("runs/*/*/checkpoint_best.pt")).parent
+    assert emomtl_main(["export", str(out), "--run", f"{run.parent.name}/{run.name}"]) == 0  # default: onnx/ in run
+    rewritten_at_start = {RECORD_NAME, PROVENANCE_NAME, "config.yaml", "splits.json", ".lock"}
+    written = {p.name for p in out.iterdir()} | {p.name for p in out.glob("runs/*/*/*")}
+    assert {"report.md", "checkpoint_best.pt", "onnx"} <= written  # the run, its report and the export did write
+    strays = {name for name in written - rewritten_at_start if not any(fnmatch(name, p) for p in RUN_OUTPUTS)}
+    assert not strays, f"outputs a fresh start would leave behind (add them to RUN_OUTPUTS): {sorted(strays)}"

@@ -34,10 +34,10 @@ RECORD_NAME = "run.json"
 PROVENANCE_NAME = "provenance.json"
 #: The runs a ``cv`` / ``compare`` folder plans (a report over fewer finished ones says it is incomplete).
 PLAN_NAME = "plan.json"
-#: What runs, experiments and reports write into a run folder: a fresh start removes all of it, so nothing made
-#: with the old settings outlives the new ``run.json``.
+#: What runs, experiments, reports and ``export`` (its default ``onnx/``) write into a run folder: a fresh start
+#: removes all of it, so nothing made with the old settings outlives the new ``run.json``.
 RUN_OUTPUTS = ("metrics.json", "predictions.csv", "history.csv", "steps.csv", "checkpoint_*.pt", "refit", "tensorboard",
-               "results.csv", "skipped.csv", "runs", "report.md", "report.html", "report_figures", PLAN_NAME)
+               "results.csv", "skipped.csv", "runs", "report.md", "report.html", "report_figures", "onnx", PLAN_NAME)
 #: Settings that never change a result: names, where files go, logging and worker counts.
 NOT_RESULTS = ("name", "description", "method", "reference", "output", "data.cache_dir", "train.num_workers",
                "train.tensorboard", "train.backend", "train.cpus_per_job", "train.gpus_per_job")
