@@ -29,6 +29,7 @@ CONFIGS = {
     "cnn": ROOT / "benchmarks" / "recipes" / "emodb_multi_exit_cnn.yaml",
     "cnn_speaker_exit2": ROOT / "benchmarks" / "recipes" / "emodb_multi_exit_cnn.yaml",
     "blstm": ROOT / "benchmarks" / "recipes" / "emodb_cnn_blstm_att.yaml",
+    "blstm_crops": ROOT / "benchmarks" / "recipes" / "emodb_cnn_blstm_att_crops.yaml",
     "wave": ROOT / "benchmarks" / "recipes" / "emodb_wave_lstm.yaml",
     "mlp_speed": ROOT / "recipes" / "emodb_loso.yaml",
     "whisper": ROOT / "recipes" / "whisper_emodb.yaml",

@@ -154,3 +154,13 @@ def test_architectures_budget_names_the_seeds_of_a_table_with_a_seeds_column(tmp
     rows = [architectures.Row("CNN", "2", "45 epochs, seed 0", "cnn/emodb_loso.csv", "cnn", arm) for arm in
             ("static", "druw")]
     assert architectures.collect(tmp_path, rows)["budget"].tolist() == ["45 epochs, 3 seeds", "45 epochs, 1 seed"]
+
+
+def test_every_benchmark_configuration_is_a_valid_recipe(modules):
+    """Each ``--configs`` name of emodb_loso.py resolves, with its overrides, without touching the corpus."""
+    from emomtl.config import load_recipe
+
+    _, emodb_loso = modules
+    for name, path in emodb_loso.CONFIGS.items():
+        recipe = load_recipe(path, emodb_loso.OVERRIDES.get(name, []))
+        assert recipe["tasks"][0]["name"] == "emotion", name
