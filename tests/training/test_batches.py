@@ -122,3 +122,43 @@ def test_a_run_with_mixup_trains_and_scores(tmp_path):
     recipe = tiny_recipe(tmp_path, train={"epochs": 2, "augment": {"mixup": 0.4}, "max_folds": 1})
     results = run_experiment(recipe, tmp_path / "run")
     assert len(results) == 1 and np.isfinite(results["emotion.ua"]).all()
+
+
+def _timed_recordings(seconds: list[float]) -> dict[str, list[np.ndarray]]:
+    """A 100 Hz "waveform" and 25 fps "video" per recording, each step holding its own time in seconds."""
+    return {"waveform": [np.arange(int(s * 100), dtype=np.float32) / 100 for s in seconds],
+            "video": [np.repeat((np.arange(int(s * 25)) / 25)[:, None], 3, axis=1).astype(np.float32)
+                      for s in seconds]}
+
+
+def test_random_crops_of_a_recordings_inputs_cover_the_same_moments():
+    """Paper 1 joins audio and face frames step by step: both are cut at one shared draw per recording."""
+    inputs = _timed_recordings([9.0, 7.5, 12.0, 6.4])
+    specs = {"waveform": InputSpec("waveform", length=600, train_crop="random", eval_crop="center", time_axis=0),
+             "video": InputSpec("video", length=150, train_crop="random", eval_crop="center", time_axis=0)}
+    rows = np.arange(4)
+    for train in (True, False):
+        batch = make_batch(inputs, rows, specs, None, train=train, rng=np.random.default_rng(3))
+        audio_start, video_start = batch["waveform"][:, 0].numpy(), batch["video"][:, 0, 0].numpy()
+        np.testing.assert_allclose(audio_start, video_start, atol=1 / 25)
+        assert train is False or audio_start.max() > 0.1  # the training crops did move
+
+
+def test_one_randomly_cropped_input_keeps_its_own_draws():
+    """A single random input draws its offsets exactly as before (benchmarks stay reproducible)."""
+    inputs = {"waveform": _timed_recordings([9.0, 7.5])["waveform"]}
+    spec = InputSpec("waveform", length=600, train_crop="random", time_axis=0)
+    batch = make_batch(inputs, np.arange(2), {"waveform": spec}, None, train=True, rng=np.random.default_rng(5))
+    rng = np.random.default_rng(5)
+    expected = [int(rng.integers(0, len(a) - 600 + 1)) / 100 for a in inputs["waveform"]]
+    np.testing.assert_allclose(batch["waveform"][:, 0].numpy(), expected, atol=1e-6)
+
+
+def test_a_model_joining_inputs_step_by_step_refuses_unlike_crops(tmp_path):
+    from emomtl.config import load_recipe, parse_recipe
+    from emomtl.runtime.batches import input_specs
+
+    recipe = load_recipe("dynamic_joint_loss", ["data.root=/nowhere"])
+    assert input_specs(parse_recipe(recipe))["video"].train_crop == "random"  # the paper recipe crops alike
+    with pytest.raises(ConfigError, match=r"inputs\.video\.train_crop: 'start' differs from inputs\.waveform"):
+        input_specs(parse_recipe(recipe, ["inputs.video.train_crop=start"]))

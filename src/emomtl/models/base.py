@@ -32,6 +32,9 @@ class MultiTaskModel(nn.Module):
     Settings: ClassVar[type]
     #: True for models fitted in closed form by :mod:`emomtl.training.classical` (``linear_svm``), not by the loop.
     classical: ClassVar[bool] = False
+    #: Inputs the model joins time step by time step (e.g. a waveform and its video frames): their recipe
+    #: ``inputs`` must crop alike, so they cover the same moments (checked by ``runtime.batches.input_specs``).
+    aligned_inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, tasks: Sequence[TaskSpec]) -> None:
         super().__init__()

@@ -138,6 +138,7 @@ class WaveAVLSTM(MultiTaskModel):
     """Raw-waveform CNN and/or per-frame ResNet, concatenated per time step, 2-layer LSTM, a head per task."""
 
     name = "wave_av_lstm"
+    aligned_inputs = ("waveform", "video")
     summary = "raw-waveform CNN (5 ms + 500 ms FFT conv) + ResNet-18/34/50 face frames -> 2-layer LSTM (AV, UM-A, UM-V)"
     Settings = WaveAVLSTMSettings
 

@@ -56,7 +56,25 @@ def input_specs(recipe: Recipe | dict[str, Any]) -> dict[str, InputSpec]:
     for name, config in recipe.features.items():
         extractor = create_extractor(config, sample_rate=recipe.data.sample_rate, setting=f"features.{name}")
         specs[name] = InputSpec(name, **recipe.inputs.get(name, {}), time_axis=extractor.time_axis)
+    check_aligned_crops(recipe, specs)
     return specs
+
+
+def check_aligned_crops(recipe: Recipe, specs: dict[str, InputSpec]) -> None:
+    """Inputs a model joins step by step (its ``aligned_inputs``) must be cropped alike, or they would show it
+    different moments of the recording (e.g. audio cut at random beside video cut from the start)."""
+    from emomtl.models.registry import is_classical, model_class
+
+    if is_classical(recipe.model):
+        return
+    aligned = [specs[n] for n in model_class(recipe.model["name"]).aligned_inputs if n in specs]
+    for spec in aligned[1:]:
+        for setting in ("train_crop", "eval_crop"):
+            if getattr(spec, setting) != getattr(aligned[0], setting):
+                raise ConfigError(
+                    f"inputs.{spec.name}.{setting}: {getattr(spec, setting)!r} differs from "
+                    f"inputs.{aligned[0].name}.{setting} ({getattr(aligned[0], setting)!r}); "
+                    f"{recipe.model['name']} joins them step by step, so they must be cropped alike")
 
 
 @dataclass
@@ -196,15 +214,18 @@ def make_batch(
         sources = [views[int(v)] for v in view_of_row]  # the view each row is read from
     else:
         sources = [InputView(inputs, standardizer)] * len(rows)
+    fractions = shared_crop_fractions(specs, len(rows), train, rng)
     for name, spec in specs.items():
         arrays = []
-        for source, i in zip(sources, rows):
+        for j, (source, i) in enumerate(zip(sources, rows)):
             array = model_array(source.inputs[name][i])
             if spec.length is not None and spec.time_axis is not None:
                 mode = spec.train_crop if train else ("center" if spec.eval_crop == "windows" else spec.eval_crop)
+                fraction = None if fractions is None else float(fractions[j])
 
                 def crop(whole: np.ndarray, pad: float) -> list[np.ndarray]:
-                    return [fit_length(whole, spec.length, axis=spec.time_axis, mode=mode, pad_value=pad, rng=rng)]
+                    return [fit_length(whole, spec.length, axis=spec.time_axis, mode=mode, pad_value=pad, rng=rng,
+                                       fraction=fraction)]
 
                 array = cut_and_standardize(array, spec, source.standardizer, int(i), crop)[0]
             elif source.standardizer is not None:
@@ -214,6 +235,23 @@ def make_batch(
         if mask is not None:
             batch[f"{name}_mask"] = mask
     return batch
+
+
+def shared_crop_fractions(specs: dict[str, InputSpec], rows: int, train: bool,
+                          rng: np.random.Generator | None) -> np.ndarray | None:
+    """One random draw per row shared by every randomly cropped input, or ``None`` when fewer than two are.
+
+    Inputs of one recording (a waveform and its video frames) then cover the same moments when their windows
+    last equally long: each is cut at the same fraction of its possible offsets. One random input keeps its own
+    draw from ``rng``.
+    """
+    cropped = [s for s in specs.values() if train and s.length is not None and s.time_axis is not None
+               and s.train_crop == "random"]
+    if len(cropped) < 2:
+        return None
+    if rng is None:
+        raise ValueError("random crops need rng=np.random.Generator so they are reproducible")
+    return rng.random(rows)
 
 
 def make_targets(targets: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, torch.Tensor]:
