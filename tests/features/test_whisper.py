@@ -224,3 +224,29 @@ def test_features_list_shows_each_encoder_with_its_layers(tiny_model_bin, monkey
     out = capsys.readouterr().out
     assert "whisper" in out and "logmel" in out
     assert "tiny-test yes 2 0..2 16 8 50" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("extra, pieces", [(0, 1), (100, 1), (200, 1), (201, 2), (16000, 2)])
+def test_long_recordings_are_chunked_into_pieces_the_front_end_accepts(extra, pieces):
+    """A tail after 30 s too short for the STFT's reflect padding (<= 200 samples) is dropped, not a crash."""
+    from emomtl.features.whisper.encoder import LogMel, chunks
+
+    signal = np.random.default_rng(0).normal(0, 0.1, 30 * 16000 + extra).astype(np.float32)
+    got = chunks(signal)
+    assert len(got) == pieces and sum(map(len, got)) >= 30 * 16000
+    log_mel = LogMel(80)
+    assert all(np.isfinite(log_mel(piece)).all() for piece in got)
+
+
+def test_a_quantized_conversion_is_refused_not_loaded_as_wrong_floats(tiny_model_bin, tmp_path):
+    from emomtl.features.whisper.checkpoint import write_variables
+
+    _, variables = read_variables(tiny_model_bin[0])
+    name = "encoder/layer_0/ffn/linear_0/weight"
+    scale = np.abs(variables[name]).max(axis=1, keepdims=True).astype(np.float32) / 127
+    quantized = dict(variables, **{name: np.round(variables[name] / scale).astype(np.int8),
+                                   name.replace("/weight", "/weight_scale"): scale.ravel()})
+    path = tmp_path / "model.bin"
+    write_variables(path, "WhisperSpec", quantized)
+    with pytest.raises(CTranslate2FormatError, match="quantized conversion"):
+        load_encoder(path)

@@ -41,6 +41,7 @@ def build_encoder(variables: dict[str, np.ndarray], num_layers: int | None = Non
     total = layer_count(variables)
     if total == 0:
         raise CTranslate2FormatError("model.bin holds no Whisper encoder layers (encoder/layer_0/...)")
+    refuse_quantized(variables)
     num_layers = total if num_layers is None else int(num_layers)
     if not 0 <= num_layers <= total:
         raise ConfigError(f"features.layers: the encoder has {total} layers; cannot keep {num_layers}")
@@ -58,6 +59,17 @@ def build_encoder(variables: dict[str, np.ndarray], num_layers: int | None = Non
     encoder.load_state_dict(encoder_state_dict(variables, num_layers), strict=True)
     encoder.full_depth = num_layers == total
     return encoder.float().eval()
+
+
+def refuse_quantized(variables: dict[str, np.ndarray]) -> None:
+    """Integer weights with ``weight_scale`` variables (an int8 / int16 conversion) would load as wrong floats."""
+    quantized = sorted(name for name, value in variables.items()
+                       if name.endswith("weight_scale") or (name.endswith("/weight")
+                                                            and np.issubdtype(np.asarray(value).dtype, np.integer)))
+    if quantized:
+        raise CTranslate2FormatError(
+            f"model.bin is a quantized conversion ({quantized[0]}, ...): emomtl reads float16 or float32 "
+            "CTranslate2 files; convert the model again with --quantization float16")
 
 
 def encoder_state_dict(variables: dict[str, np.ndarray], num_layers: int) -> dict[str, torch.Tensor]:
@@ -153,7 +165,17 @@ class LogMel:
         return features[0].astype(np.float32)
 
 
+#: Whisper's STFT window (400 samples) is reflect-padded by half its length, so a piece needs more samples.
+MIN_PIECE_SAMPLES = 201
+
+
 def chunks(signal: np.ndarray, seconds: int = CHUNK_SECONDS) -> list[np.ndarray]:
-    """Consecutive pieces of at most ``seconds`` (the last one may be short; Whisper's positions cap a piece)."""
+    """Consecutive pieces of at most ``seconds`` (the last one may be short; Whisper's positions cap a piece).
+
+    A last piece too short for the STFT (at most 200 samples, 12.5 ms, after a multiple of ``seconds``) is dropped.
+    """
     size = seconds * SAMPLE_RATE
-    return [signal[start:start + size] for start in range(0, max(len(signal), 1), size)]
+    pieces = [signal[start:start + size] for start in range(0, max(len(signal), 1), size)]
+    if len(pieces) > 1 and len(pieces[-1]) < MIN_PIECE_SAMPLES:
+        pieces.pop()
+    return pieces

