@@ -333,6 +333,7 @@ TOP_LEVEL: dict[str, tuple[type, ...]] = {
     "description": (str,),
     "method": (str,),
     "reference": (str,),
+    "tuned_on": (dict,),
     "data": (dict,),
     "features": (dict,),
     "inputs": (dict,),
@@ -404,6 +405,9 @@ class Recipe:
     description: str = ""
     method: str | None = None
     reference: str | None = None
+    tuned_on: dict[str, Any] | None = None
+    """Written by ``emomtl tune``: the corpora and speakers whose labels chose this recipe's settings
+    (:func:`check_tuned_on`); a test speaker among them is not independent of the settings."""
     data: DataSettings = field(default_factory=DataSettings)
     features: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Feature extractors by input name (each with a ``kind``)."""
@@ -438,7 +442,7 @@ class Recipe:
         out: dict[str, Any] = {}
         for item in fields(self):
             value = getattr(self, item.name)
-            if value is None and item.name in ("name", "method", "reference"):
+            if value is None and item.name in ("name", "method", "reference", "tuned_on"):
                 continue
             out[item.name] = value.to_dict() if isinstance(value, Section) else copy.deepcopy(value)
         return out
@@ -491,10 +495,22 @@ def validate_recipe(recipe: Mapping[str, Any]) -> None:
         _check(entry, (dict,), f"compare.params.{name}")
         check_weighting_section(entry, f"compare.params.{name}")
     _check_inputs(recipe.get("inputs", {}))
+    check_tuned_on(recipe.get("tuned_on"))
     for name, entry in recipe.get("features", {}).items():
         _check(entry, (dict,), f"features.{name}")
         if "kind" not in entry:
             raise ConfigError(f"features.{name}.kind: every feature needs a kind")
+
+
+def check_tuned_on(section: Any) -> None:
+    """``tuned_on: {corpora: [names], speakers: [ids]}``: what ``emomtl tune`` searched on."""
+    if section is None:
+        return
+    for key, value in section.items():
+        if key not in ("corpora", "speakers"):
+            raise ConfigError(f"tuned_on.{key}: unknown key; valid keys: ['corpora', 'speakers']")
+        if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+            raise ConfigError(f"tuned_on.{key}: must be a list of names, got {value!r}")
 
 
 def check_plain_name(value: str, where: str) -> None:

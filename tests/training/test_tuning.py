@@ -63,6 +63,31 @@ def test_tune_writes_its_table_and_chosen_recipe_and_ignores_test_labels(tmp_pat
     again = tuning.tune(recipe, tuning.load_space(space), 3, tmp_path / "again", folds=[0])
     assert again.trials["value"].tolist() == trials["value"].tolist()
     assert yaml.safe_load((tmp_path / "again" / "best_recipe.yaml").read_text()) == chosen
+    # every speaker whose labels the search read is recorded: fold 0's training and validation speakers
+    searched = set(prepared.table["speaker"].iloc[[*split.train, *split.validation]].astype(str))
+    assert chosen["tuned_on"] == {"corpora": [recipe["data"]["corpus"]], "speakers": sorted(searched)}
+    assert study["tuned_on"] == chosen["tuned_on"]
+
+
+def test_a_cv_of_a_recipe_tuned_on_its_test_speakers_says_so(tmp_path, caplog):
+    recipe = tiny_recipe(tmp_path, train={"epochs": 1, "max_folds": 2})
+    prepared = prepare_corpus(recipe)
+    splits = build_splits(recipe, prepared.table)
+    held_out = sorted(set(prepared.table["speaker"].iloc[splits[0].test].astype(str)))
+    tuned = sorted(set(prepared.table["speaker"].astype(str)) - set(held_out))  # as if searched on fold 0
+    recipe_path = tmp_path / "tuned.yaml"
+    save_recipe({**recipe, "tuned_on": {"corpora": [recipe["data"]["corpus"]], "speakers": tuned}}, recipe_path)
+    out = tmp_path / "cv"
+    with caplog.at_level("WARNING"):
+        assert main(["cv", str(recipe_path), "--out", str(out), "--quiet"]) == 0
+    fold1 = sorted(set(prepared.table["speaker"].iloc[splits[1].test].astype(str)))
+    assert f"with the labels of {len(fold1)} of its {len(held_out) + len(fold1)} test speakers" in caplog.text
+    report = (out / "report.md").read_text().replace("\\_", "_")  # markdown escapes underscores
+    assert "Not speaker-independent" in report and ", ".join(fold1) in report
+    assert not set(held_out) & set(report.split("test speakers (")[1].split(")")[0].split(", "))
+    # the record is not a result setting: the same folder resumes without it
+    save_recipe(recipe, recipe_path)
+    assert main(["cv", str(recipe_path), "--out", str(out), "--quiet", "--no-report"]) == 0
 
 
 def test_the_searched_corpus_has_no_test_row(tmp_path):

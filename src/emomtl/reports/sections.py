@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from emomtl.data.tuned_speakers import tuning_warning
 from emomtl.reports.columns import TaskColumns, headline_column, run_tasks, weight_columns
 from emomtl.reports.confusion import confusion_matrix
 from emomtl.reports.document import Cell, Figure, Paragraph, Report, Section, Table
@@ -86,7 +87,16 @@ def run_section(run: RunData) -> Section:
     reference = _lookup(run.config, "reference")
     if isinstance(reference, str) and reference:  # the paper's own figures, to read the results against
         settings.insert(2, ("paper's reported results", reference))
+    tuned_on = _lookup(run.config, "tuned_on")
+    if isinstance(tuned_on, dict) and tuned_on:
+        settings.insert(3, ("settings tuned on", f"{'+'.join(map(str, tuned_on.get('corpora', [])))}: speakers "
+                                                 f"{', '.join(map(str, tuned_on.get('speakers', [])))}"))
     blocks: list = [Table(["setting", "value"], [[Cell(key), Cell(value)] for key, value in settings], numeric=False)]
+    test_speakers = [s for cell in results.get("test_speakers", pd.Series(dtype=str)).dropna().astype(str)
+                     for s in cell.split()]
+    warning = tuning_warning(run.config, test_speakers) if isinstance(run.config, dict) else None
+    if warning:
+        blocks.append(Paragraph(f"Not speaker-independent: {warning}."))
     if not run.config:
         blocks.append(Paragraph("No readable config.yaml in the run directory: recipe, date and protocol are unknown."))
     return Section("Run", blocks)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from emomtl.config import ProtocolSettings, Recipe, as_recipe, save_recipe
 from emomtl.data.protocols import Split, assert_speaker_disjoint, make_splits
+from emomtl.data.tuned_speakers import speakers_of, tuning_warning
 from emomtl.errors import ConfigError
 from emomtl.evaluation.metrics import SUMMARY_METRICS
 from emomtl.models.registry import model_class
@@ -229,6 +230,9 @@ def _run_experiment(
 def _run_plan(plan: Any, run_dir: Path, on_result: Callable[[dict[str, Any]], None] | None,
               runner: Backend) -> pd.DataFrame:
     prepared = plan.prepared
+    warning = tuning_warning(plan.recipe.to_dict(), speakers_of(prepared.table, [s.test for s in plan.splits]))
+    if warning:
+        log.warning("%s: %s", run_dir, warning)
     save_recipe(plan.recipe.to_dict(), run_dir / "config.yaml")
     write_json(run_dir / "splits.json",
                [{"name": s.name, "train": _speakers(prepared.table, s.train),

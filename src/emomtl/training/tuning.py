@@ -5,6 +5,9 @@ standardisation statistics, class weights, features): a trial trains on that fol
 scored on its validation speakers (``train.select_metric`` at the best epoch). A trial's value is the mean over
 the folds searched; the test speakers of those folds never reach the search, so their labels cannot change the
 choice. Sampler: Optuna's TPE (seeded); pruner: median pruning over the per-fold values reported as they finish.
+Every speaker of a searched fold's training and validation sets did shape the choice, though: the chosen recipe
+records them (``tuned_on``), and a later ``cv`` of the same corpus warns, and its report says, which of its test
+speakers those were (:mod:`emomtl.data.tuned_speakers`).
 
 The search space is a YAML mapping of dotted recipe keys to parameter specs::
 
@@ -31,6 +34,7 @@ import yaml
 
 from emomtl.config import Recipe, apply_overrides, as_dict, as_recipe, parse_recipe, read_yaml, save_recipe
 from emomtl.data.protocols import Split
+from emomtl.data.tuned_speakers import speakers_of, tuned_on_record
 from emomtl.runtime.files import write_csv, write_json
 from emomtl.errors import ConfigError
 from emomtl.training.evaluate import selection_sign
@@ -168,6 +172,7 @@ def tune(recipe: Recipe | dict[str, Any], space: list[Param], trials: int, out_d
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fold_values: dict[int, list[float]] = {}
     corpora: dict[str, PreparedCorpus] = {}
+    searched_speakers: set[str] = set()  # whose labels the search used: training and validation speakers
 
     def objective(trial: Any) -> float:
         values = {param.key: param.suggest(trial) for param in space}
@@ -182,6 +187,8 @@ def tune(recipe: Recipe | dict[str, Any], space: list[Param], trials: int, out_d
         if bad:
             raise ConfigError(f"--folds: {bad} out of range; the protocol has {len(splits)} folds")
         seed_run = candidate.train.run_seeds()[0]
+        searched_speakers.update(speakers_of(prepared.table, [rows for k in chosen
+                                                             for rows in (splits[k].train, splits[k].validation)]))
         got = []
         with tempfile.TemporaryDirectory(prefix="emomtl-tune-") as scratch:
             for step, k in enumerate(chosen):
@@ -212,6 +219,7 @@ def tune(recipe: Recipe | dict[str, Any], space: list[Param], trials: int, out_d
                    for p in space}
     best_overrides = overrides_for(best_values)
     chosen_recipe = apply_overrides(recipe, best_overrides)
+    chosen_recipe["tuned_on"] = tuned_on_record(chosen_recipe, searched_speakers)
     write_csv(out_dir / "trials.csv", table, index=False)
     save_recipe(chosen_recipe, out_dir / "best_recipe.yaml")
     write_json(out_dir / "study.json", {
@@ -219,6 +227,7 @@ def tune(recipe: Recipe | dict[str, Any], space: list[Param], trials: int, out_d
         "trials": trials, "folds": folds if folds is not None else "all",
         "sampler": f"TPESampler(seed={seed})", "pruner": "MedianPruner(n_startup_trials=3, n_warmup_steps=0)",
         "scope": "validation speakers inside each training fold; test speakers removed before every trial",
+        "tuned_on": chosen_recipe["tuned_on"],
     })
     return TuneResult(best_overrides, float(best.value), table, chosen_recipe)
 
