@@ -377,3 +377,26 @@ def test_token_ids_outside_the_text_encoders_vocabulary_are_refused(tiny_hubert,
     batch = {**encoder_batch(), "text_ids": torch.full((2, 7), 30000)}
     with pytest.raises(ConfigError, match=r"model\.text_encoder\.path: token id 30000 is outside .* vocabulary of 100"):
         model(batch)
+
+
+def test_an_encoder_with_its_own_learning_rate_gets_its_own_scheduled_group(tiny_hubert, tiny_deberta, no_network):
+    from emomtl.training.optim import build_optimizer, build_scheduler
+
+    config = {**CONFIG, "speech_encoder": {"path": str(tiny_hubert), "lr": 1e-5}, "text_encoder": str(tiny_deberta),
+              "hidden_dim": 16, "local_files_only": True}
+    model = build_model(config, make_tasks(), {"waveform": (3200,), "text_ids": (7,)})
+    groups = model.learning_rate_groups()
+    assert [g["name"] for g in groups] == ["model.speech_encoder"] and groups[0]["lr"] == 1e-5
+    optimizer = build_optimizer(model.parameters(), {"name": "adam", "lr": 3e-5}, model_groups=groups)
+    speech = {id(p) for p in model.audio_branch.encoder.parameters()}
+    assert [g["lr"] for g in optimizer.param_groups] == [3e-5, 1e-5]
+    assert not speech & {id(p) for p in optimizer.param_groups[0]["params"]}  # each parameter in one group
+    assert {id(p) for p in optimizer.param_groups[1]["params"]} == speech
+    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(model.parameters()))
+    scheduler = build_scheduler(optimizer, {"name": "cosine"}, 4)
+    optimizer.step()
+    scheduler.step()
+    assert optimizer.param_groups[1]["lr"] / 1e-5 == pytest.approx(optimizer.param_groups[0]["lr"] / 3e-5)
+    with pytest.raises(ConfigError, match=r"model\.speech_encoder\.lr: must be > 0"):
+        build_model({**config, "speech_encoder": {"path": str(tiny_hubert), "lr": 0}}, make_tasks(),
+                    {"waveform": (3200,), "text_ids": (7,)})

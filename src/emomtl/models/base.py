@@ -36,6 +36,11 @@ class MultiTaskModel(nn.Module):
     #: ``inputs`` must crop alike, so they cover the same moments (checked by ``runtime.batches.input_specs``).
     aligned_inputs: ClassVar[tuple[str, ...]] = ()
 
+    def learning_rate_groups(self) -> list[dict[str, Any]]:
+        """Parts of the model trained at their own learning rate: ``{"name", "params", "lr"}`` each (default: none;
+        everything else trains at ``optim.lr``)."""
+        return []
+
     def __init__(self, tasks: Sequence[TaskSpec]) -> None:
         super().__init__()
         self.tasks: dict[str, TaskSpec] = {t.name: t for t in check_tasks(tasks)}

@@ -236,6 +236,18 @@ class BridgeFusion(MultiTaskModel):
     def _encoder_path(entry: str | dict[str, Any]) -> str:
         return entry if isinstance(entry, str) else str(entry.get("path"))
 
+    def learning_rate_groups(self) -> list[dict[str, Any]]:
+        """Each encoder whose entry sets ``lr``: all its parameters (frozen ones too, as masking toggles them)."""
+        groups = []
+        for name, branch, types in (("speech_encoder", self.audio_branch, SPEECH_ENCODER_TYPES),
+                                    ("text_encoder", self.text_branch, TEXT_ENCODER_TYPES)):
+            if branch.encoder is None:
+                continue
+            lr = self.settings.encoder_spec(name, types).lr
+            if lr is not None:
+                groups.append({"name": f"model.{name}", "params": list(branch.encoder.parameters()), "lr": lr})
+        return groups
+
     # ------------------------------------------------------------------ masking hook
     def on_epoch_start(self, epoch: int, num_epochs: int, generator: torch.Generator) -> dict[str, Any]:
         """Draw this epoch's masked modality (if any) and freeze its branch; returns ``mask_p`` and ``masked``."""

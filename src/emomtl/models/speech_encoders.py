@@ -36,10 +36,15 @@ class EncoderSpec:
     num_layers: int | None = None
     #: Train only the top N kept layers (``whisper``; ``null``: all but the front end).
     train_top: int | None = None
+    #: Learning rate of this encoder's parameters, in their own optimiser group under the same schedule
+    #: (``null``: ``optim.lr``, like the rest of the model).
+    lr: float | None = None
 
     def check(self, where: str) -> None:
         if not self.path:
             raise ConfigError(f"{where}.path: is required (a local directory written by save_pretrained, or a hub id)")
+        if self.lr is not None and not self.lr > 0:
+            raise ConfigError(f"{where}.lr: must be > 0 (or null for optim.lr), got {self.lr!r}")
         if self.type != "whisper":
             for key in ("num_layers", "train_top"):
                 if getattr(self, key) is not None:

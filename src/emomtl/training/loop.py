@@ -130,7 +130,7 @@ class SplitTrainer:
                               "computes and writes "
                               "unscaled shared gradients; use 'bf16-mixed' (no scaler) or '32-true'")
         self.optimizer = build_optimizer(self.model.parameters(), recipe.optim, self.strategy.parameters(),
-                                         weighting_optim)
+                                         weighting_optim, self.model.learning_rate_groups())
         self.scheduler = build_scheduler(self.optimizer, recipe.scheduler, self.train_cfg.epochs)
         self.raw_model = self.model
         if fabric:

@@ -47,8 +47,11 @@ def build_optimizer(
     config: OptimSettings | Mapping[str, Any],
     weighting_parameters: Iterable[torch.nn.Parameter] = (),
     weighting: Mapping[str, Any] | None = None,
+    model_groups: Iterable[Mapping[str, Any]] = (),
 ) -> torch.optim.Optimizer:
-    """The model's parameters in group 0; the strategy's (if any) in group 1 without weight decay."""
+    """The model's parameters in group 0; the strategy's (if any) in group 1 without weight decay; then each of
+    ``model_groups`` (``{"name", "params", "lr"}``: parts of the model with their own learning rate, taken out of
+    group 0, scheduled like it)."""
     optim = config if isinstance(config, OptimSettings) else OptimSettings.parse(config)
     options = optim.options()
     name = optim.name.lower()
@@ -57,13 +60,16 @@ def build_optimizer(
     if "betas" in options:
         options["betas"] = tuple(options["betas"])
     settings = check_weighting_optim(weighting or {})
-    groups: list[dict[str, Any]] = [{"params": list(parameters)}]
+    own = [{"params": list(g["params"]), "lr": float(g["lr"]), "name": g.get("name", "")} for g in model_groups]
+    taken = {id(p) for g in own for p in g["params"]}
+    groups: list[dict[str, Any]] = [{"params": [p for p in parameters if id(p) not in taken]}]
     extra = list(weighting_parameters)
     if extra:
         group: dict[str, Any] = {"params": extra, "weight_decay": 0.0, "follow_schedule": settings["follow_schedule"]}
         if settings["lr"] is not None:
             group["lr"] = float(settings["lr"])
         groups.append(group)
+    groups += own
     try:
         optimizer = OPTIMIZERS[name](groups, **options)
     except (TypeError, ValueError, IndexError) as error:  # e.g. betas of one value, a negative alpha
