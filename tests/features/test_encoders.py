@@ -133,3 +133,42 @@ def test_text_tokens_are_the_tokenizers_ids_and_reach_the_model_as_long_tensors_
     assert batch["text_ids_mask"].sum(1).tolist() == [len(ids[0]), len(ids[1])]
     with pytest.raises(ConfigError, match=r"features\.t\.max_length: must be an int > 2"):
         create_extractor({"kind": "text_tokens", "max_length": 2}, setting="features.t")
+
+
+# Input normalisation is never skipped silently; a path is never tried as a hub id
+@pytest.fixture
+def tiny_wav2vec2(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    config = transformers.Wav2Vec2Config(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16, conv_dim=(8, 8),
+        conv_stride=(5, 2), conv_kernel=(10, 3), num_conv_pos_embeddings=4, num_conv_pos_embedding_groups=2)
+    transformers.Wav2Vec2Model(config).save_pretrained(tmp_path)
+    transformers.Wav2Vec2FeatureExtractor(do_normalize=True).save_pretrained(tmp_path)
+    return tmp_path
+
+
+def test_corrupt_preprocessor_config_is_an_error_not_unnormalised_input(tiny_wav2vec2):
+    from emomtl.features.speech_encoder import SpeechEncoderExtractor, SpeechEncoderOptions
+    from emomtl.models.pretrained import wants_normalized_input
+
+    assert wants_normalized_input(str(tiny_wav2vec2)) is True
+    config = tiny_wav2vec2 / "preprocessor_config.json"
+    config.write_text(config.read_text()[:-5])  # truncated JSON
+    with pytest.raises(ConfigError):
+        wants_normalized_input(str(tiny_wav2vec2))
+    with pytest.raises(ConfigError):
+        SpeechEncoderExtractor(SpeechEncoderOptions(model=str(tiny_wav2vec2)))._load_processor()
+
+
+def test_mistyped_relative_path_is_never_tried_as_a_hub_id(tmp_path, monkeypatch):
+    transformers = pytest.importorskip("transformers")
+    from emomtl.features.pretrained import load_model
+
+    (tmp_path / "models").mkdir()
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained",
+                        lambda name, **kw: calls.append(kw) or (_ for _ in ()).throw(OSError("hub")))
+    with pytest.raises(ConfigError, match="hubert-larg"):
+        load_model("models/hubert-larg", "cpu")
+    assert calls == []

@@ -162,3 +162,19 @@ def test_a_model_joining_inputs_step_by_step_refuses_unlike_crops(tmp_path):
     assert input_specs(parse_recipe(recipe))["video"].train_crop == "random"  # the paper recipe crops alike
     with pytest.raises(ConfigError, match=r"inputs\.video\.train_crop: 'start' differs from inputs\.waveform"):
         input_specs(parse_recipe(recipe, ["inputs.video.train_crop=start"]))
+
+
+def test_speaker_with_one_recording_is_standardised_as_predict_does():
+    from emomtl.inference.speakers import speaker_standardizer
+    from emomtl.runtime.batches import InputSpec, Standardizer
+
+    rng = np.random.default_rng(0)
+    x = [rng.normal(size=3).astype(np.float32) + offset for offset in [0] * 4 + [2] * 4 + [5]]
+    speakers = np.array(["A"] * 4 + ["B"] * 4 + ["C"])
+    specs = {"f": InputSpec("f", standardize="speaker", time_axis=None)}
+    fitted = Standardizer.fit({"f": x}, np.arange(8), specs, speakers)
+    training = fitted.apply("f", x[8], specs["f"], row=8)
+    bundle = Standardizer.from_state_dict(fitted.state_dict())
+    predict = speaker_standardizer(bundle, {"f": [x[8]]}, specs, np.array(["C"], dtype=object))
+    np.testing.assert_allclose(training, predict.apply("f", x[8], specs["f"], row=0), rtol=1e-5)
+    assert np.abs(training).max() > 1  # not collapsed to zeros by a 1e-6 std

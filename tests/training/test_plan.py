@@ -106,3 +106,25 @@ def test_compare_params_name_a_strategy_and_their_errors_name_the_section(recipe
     recipe["compare"]["params"] = {"uw": {"TT": 2}}
     with pytest.raises(ConfigError, match=r"compare.params.uw .*unknown parameter\(s\) \['TT'\]"):
         plan_experiment(recipe, tmp_path / "run", weightings=["uw"])
+
+
+# An int layer choice vs features.<name>.layers
+def _whisper_recipe(**model):
+    return {"name": "t", "data": {"corpus": "emodb", "root": "/nonexistent"},
+            "features": {"whisper": {"kind": "whisper", "model": "base", "layers": [1, 2, 3]}},
+            "inputs": {"whisper": {"standardize": True}},
+            "tasks": [{"name": "emotion", "kind": "classification", "column": "emotion"}],
+            "model": {"inputs": ["whisper"], **model}}
+
+
+@pytest.mark.parametrize("model", [{"name": "functional_mlp", "layer_mix": 1},
+                                   {"name": "functional_mlp", "layer_mix": 0},
+                                   {"name": "linear_probe", "layer": 1}])
+def test_int_layer_that_is_not_its_hidden_state_is_refused_naming_the_extracted_layers(model):
+    from emomtl.config import as_recipe
+    from emomtl.training.experiment import plan_arms
+    from emomtl.training.plan import check_arms
+
+    recipe = as_recipe(_whisper_recipe(**model))
+    with pytest.raises(ConfigError, match=r"\[1, 2, 3\]"):
+        check_arms(recipe, plan_arms(recipe, None, False, ()))

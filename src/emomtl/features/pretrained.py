@@ -64,9 +64,33 @@ def select_layer(hidden_states: tuple, layer: int | str, model_name: str):
     return hidden_states[layer]
 
 
+def local_only(name: str) -> bool:
+    """True for a local folder; a name that looks like a path to a missing folder is an error, never a hub id."""
+    location = Path(resolve_model(name))
+    if location.is_dir():
+        return True
+    if str(location).startswith((".", "/", "~")) or (str(location.parent) != "." and location.parent.is_dir()):
+        raise ConfigError(f"features.model: {name!r} is no folder (and is not tried as a hub id)")
+    return False
+
+
 def load_model(name: str, device: str):
     """``transformers.AutoModel.from_pretrained`` in evaluation mode on ``device``."""
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(resolve_model(name))
+    model = AutoModel.from_pretrained(resolve_model(name), local_files_only=local_only(name))
     return model.to(device).eval()
+
+
+def load_feature_extractor(name: str, local_files_only: bool = False) -> Any:
+    """The model's ``AutoFeatureExtractor``; ``None`` only when a local folder has no ``preprocessor_config.json``.
+    Any other failure is a ``ConfigError``: input normalisation is never skipped silently."""
+    from transformers import AutoFeatureExtractor
+
+    location = Path(resolve_model(name))
+    if location.is_dir() and not (location / "preprocessor_config.json").is_file():
+        return None
+    try:
+        return AutoFeatureExtractor.from_pretrained(str(location), local_files_only=local_files_only)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"{name!r}: cannot read its feature extractor (input normalisation): {error}") from error

@@ -14,7 +14,8 @@ import numpy as np
 
 from emomtl.errors import ConfigError
 from emomtl.features.base import AudioExtractor, AudioOptions, is_number, require
-from emomtl.features.pretrained import check_layer, load_model, model_fingerprint, resolve_model, select_layer
+from emomtl.features.pretrained import (check_layer, load_feature_extractor, load_model, local_only, model_fingerprint,
+                                        resolve_model, select_layer)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +89,8 @@ class SpeechEncoderExtractor(AudioExtractor):
         def build() -> dict[str, Any]:
             from transformers import AutoConfig
 
-            config = AutoConfig.from_pretrained(resolve_model(self.options.model))
+            config = AutoConfig.from_pretrained(resolve_model(self.options.model),
+                                                local_files_only=local_only(self.options.model))
             return {
                 "conv_stride": list(getattr(config, "conv_stride", [320])),
                 "conv_kernel": list(getattr(config, "conv_kernel", [400])),
@@ -107,11 +109,8 @@ class SpeechEncoderExtractor(AudioExtractor):
 
     def _load_processor(self) -> Any:
         """The model's ``AutoFeatureExtractor`` (input normalisation), or ``None`` when it ships none."""
-        from transformers import AutoFeatureExtractor
-
-        try:
-            processor = AutoFeatureExtractor.from_pretrained(resolve_model(self.options.model))
-        except (OSError, ValueError, KeyError, TypeError):
+        processor = load_feature_extractor(self.options.model, local_only(self.options.model))
+        if processor is None:
             return None
         expected = getattr(processor, "sampling_rate", self.sample_rate)
         if expected != self.sample_rate:

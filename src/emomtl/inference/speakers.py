@@ -11,10 +11,7 @@ import numpy as np
 import pandas as pd
 
 from emomtl.errors import ConfigError
-from emomtl.runtime.batches import InputSpec, Standardizer
-
-#: Fewer recordings than this give no usable per-speaker statistics: such a speaker keeps the global ones.
-MIN_SPEAKER_FILES = 2
+from emomtl.runtime.batches import MIN_SPEAKER_FILES, InputSpec, Standardizer
 
 
 def speaker_array(speakers: Sequence[Any], count: int) -> np.ndarray:

@@ -33,7 +33,8 @@ class FunctionalMLPSettings:
     head_hidden: int | None = None
     #: How an input of shape ``(layers, dim)`` (pooled encoder layers) becomes one vector: ``"softmax"`` (a learnable
     #: softmax-weighted sum over layers, logits initialised to 0: the SUPERB convention), ``"concat"``, or an int
-    #: (that layer's row). ``None`` accepts vectors only.
+    #: (a row of the input, i.e. a position in ``features.<name>.layers``, not a hidden-state index; a recipe whose
+    #: list makes the two differ is refused). ``None`` accepts vectors only.
     layer_mix: str | int | None = None
     #: Tasks that read other inputs than ``inputs`` (e.g. ``{gender: [whisper_low]}``: gender from a low encoder layer
     #: with global standardisation while emotion reads a middle layer standardised per speaker). Tasks with the same

@@ -110,13 +110,10 @@ SpeechEncoder = HFSpeechEncoder
 
 def wants_normalized_input(path: str, local_files_only: bool = False) -> bool:
     """``do_normalize`` of the model's feature extractor (``preprocessor_config.json``); ``False`` when it has none."""
-    from transformers import AutoFeatureExtractor
+    from emomtl.features.pretrained import load_feature_extractor
 
-    try:
-        extractor = AutoFeatureExtractor.from_pretrained(resolve_model(path), local_files_only=local_files_only)
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    return bool(getattr(extractor, "do_normalize", False))
+    extractor = load_feature_extractor(path, local_files_only)
+    return extractor is not None and bool(getattr(extractor, "do_normalize", False))
 
 
 def normalize_waveform(waveform: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:

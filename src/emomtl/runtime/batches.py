@@ -77,6 +77,10 @@ def check_aligned_crops(recipe: Recipe, specs: dict[str, InputSpec]) -> None:
                     f"{recipe.model['name']} joins them step by step, so they must be cropped alike")
 
 
+#: Fewer recordings than this give no usable per-speaker statistics: such a speaker keeps the global ones.
+MIN_SPEAKER_FILES = 2
+
+
 @dataclass
 class Standardizer:
     """Per-channel mean and standard deviation.
@@ -114,6 +118,8 @@ class Standardizer:
                 means, stds = {}, {}
                 for speaker in np.unique(standardizer.speakers):
                     own = np.flatnonzero(standardizer.speakers == speaker)
+                    if len(own) < MIN_SPEAKER_FILES:  # as at inference: too few recordings keep the global stats
+                        continue
                     means[speaker], stds[speaker] = cls._moments([inputs[name][i] for i in own], axis)
                 standardizer.speaker_mean[name], standardizer.speaker_std[name] = means, stds
         return standardizer

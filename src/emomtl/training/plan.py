@@ -56,9 +56,11 @@ class Plan:
 def check_arms(recipe: Recipe, arms: list[Arm]) -> None:
     """Build every arm's weighting strategy and parse the model settings: a bad one fails before any extraction."""
     check_model_settings(recipe.model)
+    check_layer_choice(recipe.model, recipe.features)
     for arm in arms:
         if arm.model is not None:
             check_model_settings(arm.model)
+            check_layer_choice(arm.model, recipe.features)
     tasks = parse_tasks(recipe.tasks)
     unknown = sorted(set((recipe.model.get("task_inputs") or {})) - {t.name for t in tasks})
     if unknown:
@@ -74,6 +76,23 @@ def check_arms(recipe: Recipe, arms: list[Arm]) -> None:
             if arm.label not in recipe.compare.params:
                 raise
             raise ConfigError(f"compare.params.{arm.label} (with the recipe's weighting section): {error}") from error
+
+
+def check_layer_choice(model: dict[str, Any], features: dict[str, Any]) -> None:
+    """An int ``layer_mix`` / ``layer`` picks a ROW of a ``(layers, dim)`` input; when the input's
+    ``features.<name>.layers`` is an explicit list, that row must hold the hidden state of the same number."""
+    for key in ("layer_mix", "layer"):
+        value = model.get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        names = [*(model.get("inputs") or []), *(n for v in (model.get("task_inputs") or {}).values() for n in v)]
+        for name in dict.fromkeys(names):
+            layers = (features.get(name) or {}).get("layers")
+            if not isinstance(layers, list) or len(layers) < 2:
+                continue
+            if not (0 <= value < len(layers) and layers[value] == value):
+                raise ConfigError(f"model.{key}: {value} picks a row of features.{name}.layers {layers}, not hidden "
+                                  f"state {value}; extract only that layer (features.{name}.layers: [{value}])")
 
 
 def run_folder(run_dir: Path, arm: Arm, split: Split, seed: int) -> Path:
