@@ -41,13 +41,15 @@ def test_single_form_with_workers_matches_the_api(plain, tmp_path):
     np.testing.assert_allclose(rows["emotion.prob.anger"], expected["emotion.prob.anger"], atol=1e-6)
 
 
-def test_repeated_checkpoint_is_an_ensemble(plain, speaker, tmp_path):
+def test_repeated_checkpoint_is_an_ensemble(plain, speaker, tmp_path, capsys):
     chosen = speaker_files(plain[1])
     files = chosen["path"].tolist()
     out = tmp_path / "ensemble.json"
     code = main(["predict", "--checkpoint", str(plain[0]), "--checkpoint", str(speaker[0].parent), *files,
                  "--speaker-from-dir", "-o", str(out), "--quiet"])
     assert code == 0
+    cost = capsys.readouterr().err  # what the ensemble cost is reported
+    assert f"{len(files)} file(s), 2 model(s) (an ensemble" in cost and "files/s" in cost
     rows = read_json(out)
     expected = Recognizer.from_checkpoints([plain[0], speaker[0]]).process_files(
         files, speakers=[Path(f).parent.name for f in files])

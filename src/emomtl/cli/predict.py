@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from emomtl.errors import ConfigError
@@ -61,6 +62,7 @@ def run_predict(args: argparse.Namespace) -> int:
     checkpoints, inputs = split_arguments(args.checkpoint, args.inputs)
     if args.workers < 1:
         raise ConfigError(f"predict --workers: must be at least 1, got {args.workers}")
+    start = time.perf_counter()
     if args.backend == "onnxruntime":
         recognizer = Recognizer.from_onnx(checkpoints)
     else:
@@ -77,7 +79,9 @@ def run_predict(args: argparse.Namespace) -> int:
         speakers = speakers_from_csv(args.speakers, files)
     elif args.speaker_from_dir:
         speakers = [path.parent.name for path in files]
+    loaded = time.perf_counter()
     table = recognizer.process_files(files, progress=not args.quiet, workers=args.workers, speakers=speakers)
+    print(cost_line(len(table), len(checkpoints), loaded - start, time.perf_counter() - loaded), file=sys.stderr)
     failed = int(table["error"].notna().sum())
     if args.output is None:
         table.to_csv(sys.stdout)
@@ -88,6 +92,14 @@ def run_predict(args: argparse.Namespace) -> int:
     if failed:
         print(f"emomtl: {failed} of {len(table)} file(s) failed; see the 'error' column", file=sys.stderr)
     return 1 if failed == len(table) else 0
+
+
+def cost_line(files: int, models: int, load_seconds: float, predict_seconds: float) -> str:
+    """What the prediction cost: models (an ensemble averages them), load time, time and rate over the files."""
+    ensemble = " (an ensemble: their probabilities and values averaged)" if models > 1 else ""
+    rate = files / predict_seconds if predict_seconds > 0 else float("inf")
+    return (f"emomtl: {files} file(s), {models} model(s){ensemble}: loading {load_seconds:.1f} s, "
+            f"features and prediction {predict_seconds:.1f} s ({rate:.1f} files/s)")
 
 
 def check_output(output: Path, files: list[Path]) -> None:
