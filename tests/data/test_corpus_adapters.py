@@ -81,7 +81,7 @@ def test_ravdess_pairs_audio_with_video_and_reads_the_seven_fields(tmp_path, wav
     touch(actor1 / "02-01-01-01-02-02-01.mp4", b"fake mp4")
     wav(actor2 / "03-02-03-02-02-01-02.wav")  # song
     wav(actor2 / "03-01-09-01-01-01-02.wav")  # unknown emotion code
-    loaded = load_corpus("ravdess", tmp_path)
+    loaded = load_corpus("ravdess", tmp_path, vocal_channels=["speech", "song"])
     table = loaded.table.set_index(loaded.table["path"].map(lambda p: Path(p).name))
     _check_schema(loaded.table)
     angry = table.loc["03-01-05-02-01-01-01.wav"]
@@ -94,8 +94,26 @@ def test_ravdess_pairs_audio_with_video_and_reads_the_seven_fields(tmp_path, wav
     assert (song["gender"], song["vocal_channel"], song["emotion"]) == ("female", "song", "happiness")
     assert pd.isna(song["video"])
     assert "emotion code '09'" in _skipped(loaded)["03-01-09-01-01-01-02.wav"]
-    speech_only = load_corpus("ravdess", tmp_path, vocal_channels=["speech"], video=False).table
+    speech_only = load_corpus("ravdess", tmp_path, video=False).table  # speech by default, as SER studies use
     assert set(speech_only["vocal_channel"]) == {"speech"} and speech_only["video"].isna().all()
+
+
+def test_a_second_copy_of_a_corpus_under_the_root_is_not_counted_twice(tmp_path, wav):
+    """Repacked downloads nest the corpus twice (RAVDESS Actor_XX/ beside audio_speech_actors_01-24/Actor_XX/)."""
+    wav(tmp_path / "Actor_01" / "03-01-05-02-01-01-01.wav")
+    wav(tmp_path / "audio_speech_actors_01-24" / "Actor_01" / "03-01-05-02-01-01-01.wav")
+    loaded = load_corpus("ravdess", tmp_path, video=False)
+    assert len(loaded.table) == 1 and "Actor_01" == Path(loaded.table["path"].iloc[0]).parent.name
+    assert Path(loaded.table["path"].iloc[0]).parent.parent == tmp_path.resolve()  # the copy nearest the root
+    assert "second copy" in _skipped(loaded)["03-01-05-02-01-01-01.wav"]
+
+
+def test_turev_reads_the_repositorys_sound_source_only(tmp_path, wav):
+    """The TurEV-DB repository also holds filtered copies of its test files under 'Model Output for Test Data'."""
+    wav(tmp_path / "Sound Source" / "Angry" / "1157_kz_beste.wav")
+    wav(tmp_path / "Model Output for Test Data" / "testEmotions500HighPass" / "sound" / "Angry" / "1157_kz_beste.wav")
+    table = load_corpus("turev-db", tmp_path).table
+    assert len(table) == 1 and "Sound Source" in table["path"].iloc[0]
 
 
 # ----------------------------------------------------------------- CREMA-D
@@ -251,18 +269,20 @@ def test_iemocap_reads_labels_speakers_dimensions_and_transcripts(tmp_path, wav)
 
 def test_iemocap_breaks_ties_reproducibly_among_the_top_votes(tmp_path, wav):
     release = _iemocap_tree(tmp_path, wav)
+    default = load_corpus("iemocap", release).table  # no majority, no label: the usual practice
+    assert pd.isna(default[default["path"].str.contains("impro01_M000")]["emotion"].iloc[0])
     draws = {
-        load_corpus("iemocap", release, seed=seed).table.set_index("path")
+        load_corpus("iemocap", release, seed=seed, tie_break="random").table.set_index("path")
             .filter(like="impro01_M000", axis=0)["emotion"].iloc[0]
         for seed in range(12)
     }
     assert draws == {"anger", "frustration"}  # both top labels occur over seeds, nothing else
-    again = [load_corpus("iemocap", release, seed=3).table["emotion"].tolist() for _ in range(2)]
+    again = [load_corpus("iemocap", release, seed=3, tie_break="random").table["emotion"].tolist() for _ in range(2)]
     assert again[0] == again[1]
     tie = load_corpus("iemocap", release, tie_break="none").table
     row = tie[tie["path"].str.contains("impro01_M000")].iloc[0]
     assert pd.isna(row["emotion"]) and row["agreement"] == "tie"
-    with_self = load_corpus("iemocap", release, self_evaluation=True, seed=0).table
+    with_self = load_corpus("iemocap", release, self_evaluation=True, seed=0, tie_break="random").table
     assert with_self[with_self["path"].str.contains("impro01_M000")]["emotion"].iloc[0] == "anger"
 
 
@@ -321,6 +341,17 @@ def test_exvo_reads_intensities_age_country_and_fixed_split(tmp_path, wav):
     assert "missing" in _skipped(loaded)["00004.wav"]
     dominant = load_corpus("exvo", tmp_path, dominant_emotion=True).table
     assert dominant["emotion"].tolist()[:2] == ["excitement", "awe"]
+
+
+def test_exvo_finds_its_audio_beside_data_info_below_the_given_root(tmp_path, wav):
+    release = tmp_path / "ExVo"
+    header = ("File_ID,Subject_ID,Split,Age,Country,Country_string,Awe,Excitement,Amusement,Awkwardness,Fear,Horror,"
+              "Distress,Triumph,Sadness,Surprise\n")
+    release.mkdir()
+    (release / "data_info.csv").write_text(header + "[00001],Speaker_1,Train,25,1,United States,"
+                                           "0.1,0.9,0.2,0,0,0,0,0.3,0,0.4\n")
+    wav(release / "wav" / "00001.wav", 0.5)
+    assert len(load_corpus("exvo", tmp_path).table) == 1
 
 
 def test_exvo_names_a_missing_column(tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from emomtl.data.corpora.checks import SkippedFile, report_skip
-from emomtl.data.corpora.listing import audio_folder, corpus_root, find_file, list_files
+from emomtl.data.corpora.listing import audio_folder, corpus_root, find_file, first_copy_of_each_name, list_files
 from emomtl.data.schema import conform
 from emomtl.errors import LabelError
 
@@ -67,7 +67,8 @@ def load(root: Path, *, video: bool = True, skipped: list[SkippedFile] | None = 
     people = read_demographics(demographics_file) if demographics_file else {}
     videos = {p.stem: p for p in list_files(root, VIDEO_SUFFIXES)} if video else {}
     rows = []
-    for path in list_files(audio_folder(root, "AudioWAV")):
+    for path in first_copy_of_each_name(list_files(audio_folder(root, "AudioWAV")),
+                                        lambda p, why: report_skip(skipped, p, why)):
         match = FILE_NAME.match(path.name)
         if match is None:
             report_skip(skipped, path, "file name does not follow CREMA-D's <actor>_<sentence>_<emotion>_<level>.wav")

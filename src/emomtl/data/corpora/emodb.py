@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from emomtl.data.corpora.checks import SkippedFile, report_skip
-from emomtl.data.corpora.listing import audio_folder, corpus_root, list_files
+from emomtl.data.corpora.listing import audio_folder, corpus_root, first_copy_of_each_name, list_files
 from emomtl.data.schema import conform
 
 NAME = "emodb"
@@ -62,7 +62,8 @@ def load(root: Path, *, skipped: list[SkippedFile] | None = None) -> pd.DataFram
     """One row per ``wav/*.wav`` file; files not named like EMO-DB files are reported and skipped."""
     root = corpus_root(root, NAME)
     rows = []
-    for path in list_files(audio_folder(root, "wav")):
+    for path in first_copy_of_each_name(list_files(audio_folder(root, "wav")),
+                                        lambda p, why: report_skip(skipped, p, why)):
         match = FILE_NAME.match(path.name)
         if match is None:
             report_skip(skipped, path, "file name does not follow EMO-DB's <speaker><text><emotion><version>.wav")

@@ -62,7 +62,10 @@ def load(
     missing = [c for c in INTENSITIES if c not in info.columns]
     if missing:
         raise LabelError(f"{info_path}: intensity column(s) {missing} are missing")
-    wav_dir = audio_folder(root, "wav", "audio")
+    # beside data_info.csv (which may sit below the root the user gave), else under the root
+    wav_dir = audio_folder(info_path.parent, "wav", "audio")
+    if wav_dir == info_path.parent:
+        wav_dir = audio_folder(root, "wav", "audio")
     rows = []
     for _, row in info.iterrows():
         path = wav_dir / _file_name(row["File_ID"])

@@ -199,7 +199,7 @@ def load(
     *,
     four_class: bool = False,
     improvised_only: bool = False,
-    tie_break: str = "random",
+    tie_break: str = "none",
     seed: int = 0,
     self_evaluation: bool = False,
     sessions: Iterable[int] | None = None,
@@ -208,10 +208,11 @@ def load(
 ) -> pd.DataFrame:
     """One row per evaluated turn with its label, V/A/D (0-1), transcript and session.
 
-    ``emotion`` is the published majority label; for turns without one (``xxx``) ``tie_break="random"``
-    draws among the most-voted evaluator labels (seeded), ``"none"`` leaves it missing; ``agreement``
-    says which. ``four_class`` keeps the neutral/sadness/anger/happiness+excited subset of majority
-    turns; ``improvised_only`` drops scripted dialogs; ``self_evaluation`` counts the actors' own votes;
+    ``emotion`` is the published majority label; turns without one (``xxx``) have none (``tie_break="none"``,
+    the usual practice: they still serve valence/arousal), or ``tie_break="random"`` draws among the most-voted
+    evaluator labels (seeded); ``agreement`` says which. ``four_class`` keeps the
+    neutral/sadness/anger/happiness+excited subset of majority turns; ``improvised_only`` drops scripted
+    dialogs; ``self_evaluation`` counts the actors' own votes;
     ``video`` fills ``video`` with the turn's segment of its dialog video (a turn whose dialog has no video is
     reported and dropped).
     """

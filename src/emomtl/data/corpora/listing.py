@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from emomtl.errors import ConfigError
@@ -58,3 +59,16 @@ def audio_folder(root: Path, *names: str) -> Path:
         if (root / name).is_dir():
             return root / name
     return root
+
+
+def first_copy_of_each_name(paths: list[Path], report: Callable[[Path, str], None]) -> list[Path]:
+    """One path per file name, for corpora whose file names identify the recording (RAVDESS, CREMA-D, TESS,
+    EMO-DB, TurEV-DB): a second copy of the corpus under the same root (common in repacked downloads) would
+    otherwise count each recording twice. The copy nearest the root is kept; ``report(path, reason)`` gets the rest.
+    """
+    kept: dict[str, Path] = {}
+    for path in sorted(paths, key=lambda p: (len(p.parts), str(p))):
+        first = kept.setdefault(path.name.lower(), path)
+        if first != path:
+            report(path, f"same file name as {first} (a second copy of the corpus?); the first is kept")
+    return sorted(kept.values())

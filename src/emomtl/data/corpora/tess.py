@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from emomtl.data.corpora.checks import SkippedFile, report_skip
-from emomtl.data.corpora.listing import corpus_root, list_files
+from emomtl.data.corpora.listing import corpus_root, first_copy_of_each_name, list_files
 from emomtl.data.schema import conform
 
 NAME = "tess"
@@ -36,7 +36,7 @@ def load(root: Path, *, skipped: list[SkippedFile] | None = None) -> pd.DataFram
     """One row per ``<speaker>_<word>_<emotion>.wav`` file."""
     root = corpus_root(root, NAME)
     rows = []
-    for path in list_files(root):
+    for path in first_copy_of_each_name(list_files(root), lambda p, why: report_skip(skipped, p, why)):
         match = FILE_NAME.match(path.name)
         if match is None:
             report_skip(skipped, path, "file name does not follow TESS's <speaker>_<word>_<emotion>.wav")

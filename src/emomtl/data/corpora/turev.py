@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from emomtl.data.corpora.checks import SkippedFile, report_skip
-from emomtl.data.corpora.listing import corpus_root, list_files
+from emomtl.data.corpora.listing import audio_folder, corpus_root, first_copy_of_each_name, list_files
 from emomtl.data.schema import conform
 
 NAME = "turev-db"
@@ -39,7 +39,8 @@ def load(root: Path, *, skipped: list[SkippedFile] | None = None) -> pd.DataFram
     """
     root = corpus_root(root, NAME)
     rows = []
-    for path in list_files(root):
+    files = list_files(audio_folder(root, "Sound Source"))  # the repository also holds filtered test copies
+    for path in first_copy_of_each_name(files, lambda p, why: report_skip(skipped, p, why)):
         match = FILE_NAME.match(path.name)
         if match is None:
             report_skip(skipped, path, "file name does not follow TurEV-DB's <speaker>_<code>_<word>.wav")
