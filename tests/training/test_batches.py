@@ -178,3 +178,18 @@ def test_speaker_with_one_recording_is_standardised_as_predict_does():
     predict = speaker_standardizer(bundle, {"f": [x[8]]}, specs, np.array(["C"], dtype=object))
     np.testing.assert_allclose(training, predict.apply("f", x[8], specs["f"], row=0), rtol=1e-5)
     assert np.abs(training).max() > 1  # not collapsed to zeros by a 1e-6 std
+
+
+def test_a_model_without_padding_masks_refuses_variable_length_inputs():
+    """Padded per batch to its longest row, a row would get another output in another batch."""
+    from emomtl.models import build_model
+    from emomtl.models.tasks import TaskSpec
+    from emomtl.training.loop import check_padding_masks
+
+    config = {"name": "cnn_blstm_att", "conv_channels": [8, 8, 8], "bottleneck": 8, "lstm_hidden": 8,
+              "attention_heads": 2}
+    model = build_model(config, [TaskSpec("emotion", "classification", classes=["a", "b"])], {"logmel": (16, 64)})
+    name = model.input_keys[0]
+    check_padding_masks(model, {name: InputSpec(name, length=64, time_axis=1)})  # fixed length: fine
+    with pytest.raises(ConfigError, match=rf"inputs\.{name}\.length: CNNBLSTMAtt reads no padding mask"):
+        check_padding_masks(model, {name: InputSpec(name, length=None, time_axis=1)})

@@ -92,6 +92,19 @@ def check_grad_clip(value: float | None) -> None:
         raise ConfigError(f"train.grad_clip: {value!r} must be a positive gradient norm (e.g. 1.0), or null for none")
 
 
+def check_padding_masks(model: torch.nn.Module, specs: dict[str, InputSpec]) -> None:
+    """A time-varying input without a fixed ``length`` is padded per batch to its longest row; a model that reads
+    no ``<name>_mask`` would then see padding as signal and give a row another output in another batch."""
+    for name in getattr(model, "input_keys", ()):
+        spec = specs.get(name)
+        if spec is None or spec.time_axis is None or spec.length is not None:
+            continue
+        if f"{name}_mask" not in getattr(model, "optional_input_keys", ()):
+            raise ConfigError(
+                f"inputs.{name}.length: {type(model).__name__} reads no padding mask, so it needs fixed-length "
+                f"{name} inputs; set inputs.{name}.length (with eval_crop: windows to score whole recordings)")
+
+
 class SplitTrainer:
     """Owns the model, optimiser, scheduler and weighting of one run; see :func:`train_split`."""
 
@@ -118,6 +131,7 @@ class SplitTrainer:
                                self.specs, speakers)
         self.input_shapes = model_input_shapes(job.prepared, self.specs, self.standardizer)
         self.model = build_model(recipe.model, job.tasks, self.input_shapes).to(self.device)
+        check_padding_masks(self.model, self.specs)
         if self.train_cfg.channels_last:
             to_channels_last(self.model)
         self.averaged = weight_average(self.model, self.train_cfg.ema_decay)
