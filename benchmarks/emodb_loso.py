@@ -33,6 +33,8 @@ CONFIGS = {
     "wave": ROOT / "benchmarks" / "recipes" / "emodb_wave_lstm.yaml",
     "mlp_speed": ROOT / "recipes" / "emodb_loso.yaml",
     "whisper": ROOT / "recipes" / "whisper_emodb.yaml",
+    # the same model, its settings searched on TurEV-DB: no EMO-DB label chose them
+    "whisper_turev_tuned": ROOT / "benchmarks" / "recipes" / "whisper_emodb_tuned_on_turev.yaml",
 }
 #: Recipe overrides of a configuration: ``mlp_speed`` is the functional MLP with the speed perturbation that
 #: ``benchmarks/emodb_tuning.py`` chose on validation speakers (results/emodb_tuning_front_end.md).
