@@ -69,7 +69,7 @@ def refuse_quantized(variables: dict[str, np.ndarray]) -> None:
     if quantized:
         raise CTranslate2FormatError(
             f"model.bin is a quantized conversion ({quantized[0]}, ...): emomtl reads float16 or float32 "
-            "CTranslate2 files; convert the model again with --quantization float16")
+            "CTranslate2 files; convert the model again to float16 (the converter's quantization option)")
 
 
 def encoder_state_dict(variables: dict[str, np.ndarray], num_layers: int) -> dict[str, torch.Tensor]:
