@@ -139,3 +139,23 @@ def test_functional_mlp_task_inputs_give_a_task_its_own_input_and_trunk():
                          "task_inputs": {"gender": ["low"]}},
                         [t for t in make_tasks() if t.name == "emotion"], {"middle": (12,), "low": (5,)})
     assert set(alone.input_keys) == {"middle"}
+
+
+def test_whole_recordings_give_the_same_output_alone_or_padded_in_a_batch():
+    from emomtl.models import build_model
+    from emomtl.models.tasks import TaskSpec
+
+    torch.manual_seed(0)
+    config = {"name": "cnn_blstm_att", "conv_channels": [8, 8, 8], "bottleneck": 8, "lstm_hidden": 8,
+              "attention_heads": 2}
+    model = build_model(config, [TaskSpec("emotion", "classification", classes=["a", "b"])], {"logmel": (16, 40)})
+    model.eval()
+    short, long = torch.randn(1, 16, 25), torch.randn(1, 16, 40)
+    padded = torch.cat([torch.nn.functional.pad(short, (0, 15), value=3.0), long])
+    mask = torch.arange(40)[None] < torch.tensor([[25], [40]])
+    with torch.no_grad():
+        alone = model({"logmel": short, "logmel_mask": torch.ones(1, 25, dtype=torch.bool)})["emotion"]
+        batched = model({"logmel": padded, "logmel_mask": mask})["emotion"]
+        unmasked = model({"logmel": padded})["emotion"]
+    torch.testing.assert_close(batched[:1], alone, rtol=0, atol=1e-5)
+    assert not torch.allclose(unmasked[:1], alone, atol=1e-4)  # without the mask the padding leaks in

@@ -186,10 +186,11 @@ def test_a_model_without_padding_masks_refuses_variable_length_inputs():
     from emomtl.models.tasks import TaskSpec
     from emomtl.training.loop import check_padding_masks
 
-    config = {"name": "cnn_blstm_att", "conv_channels": [8, 8, 8], "bottleneck": 8, "lstm_hidden": 8,
-              "attention_heads": 2}
-    model = build_model(config, [TaskSpec("emotion", "classification", classes=["a", "b"])], {"logmel": (16, 64)})
-    name = model.input_keys[0]
-    check_padding_masks(model, {name: InputSpec(name, length=64, time_axis=1)})  # fixed length: fine
-    with pytest.raises(ConfigError, match=rf"inputs\.{name}\.length: CNNBLSTMAtt reads no padding mask"):
-        check_padding_masks(model, {name: InputSpec(name, length=None, time_axis=1)})
+    tasks = [TaskSpec("emotion", "classification", classes=["a", "b"])]
+    cnn = build_model({"name": "multi_exit_cnn", "channels": [4, 4, 4, 4, 4]}, tasks, {"logmel": (64, 256)})
+    check_padding_masks(cnn, {"logmel": InputSpec("logmel", length=64, time_axis=1)})  # fixed length: fine
+    with pytest.raises(ConfigError, match=r"inputs\.logmel\.length: MultiExitCNN reads no padding mask"):
+        check_padding_masks(cnn, {"logmel": InputSpec("logmel", length=None, time_axis=1)})
+    blstm = build_model({"name": "cnn_blstm_att", "conv_channels": [8, 8, 8], "bottleneck": 8, "lstm_hidden": 8,
+                         "attention_heads": 2}, tasks, {"logmel": (16, 64)})
+    check_padding_masks(blstm, {"logmel": InputSpec("logmel", length=None, time_axis=1)})  # it reads the mask

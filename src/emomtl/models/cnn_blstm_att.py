@@ -3,7 +3,8 @@
 128-mel log-spectrogram of 256 frames (mels as channels) -> Conv1d 512/1024/2048 filters, kernels 3/1/3 (batch norm,
 ReLU) -> dense bottleneck of 512 per frame -> 2-layer BLSTM of 128 units per direction -> 16-head scaled
 dot-product self-attention -> local attention pooling (softmax(u . h_t)-weighted mean) -> emotion and speaker
-heads (any task set). Dropout 0.35.
+heads (any task set). Dropout 0.35. Whole recordings (``inputs.logmel.length: null``) are batched with a padding
+mask that every layer honours, so a recording's output does not depend on its batch.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class CNNBLSTMAtt(MultiTaskModel):
         self.settings = settings
         self.require_inputs(input_shapes, ["logmel"], "model.name", "cnn_blstm_att (log-mel input)")
         self.input_keys = ("logmel",)
+        self.optional_input_keys = ("logmel_mask",)
         mels, _ = self.input_shape(input_shapes, "logmel", 2, "model.name", "(n_mels, frames)")
         layers: list[nn.Module] = []
         in_channels = mels
@@ -90,7 +92,26 @@ class CNNBLSTMAtt(MultiTaskModel):
         self.heads = TaskHeads(list(self.tasks.values()), width, settings.head_hidden, settings.dropout)
 
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        frames = self.convs(inputs["logmel"]).transpose(1, 2)
-        sequence, _ = self.blstm(self.bottleneck(frames))
-        attended, _ = self.attention(sequence, sequence, sequence, need_weights=False)
-        return self.heads(self._remember_shared(self.pooling(attended)))
+        valid = inputs.get("logmel_mask")
+        if valid is None:  # fixed-length crops (the paper's 256 frames): every frame counts
+            frames = self.convs(inputs["logmel"]).transpose(1, 2)
+            sequence, _ = self.blstm(self.bottleneck(frames))
+            attended, _ = self.attention(sequence, sequence, sequence, need_weights=False)
+            return self.heads(self._remember_shared(self.pooling(attended)))
+        return self.heads(self._remember_shared(self._masked(inputs["logmel"], valid)))
+
+    def _masked(self, logmel: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """The pooled vector of padded batches (``inputs.logmel.length: null``), independent of the padding: padded
+        frames are zeroed before each convolution (like its own zero padding), the BLSTM runs on packed sequences,
+        and attention and pooling ignore them."""
+        keep = valid.unsqueeze(1).to(logmel.dtype)
+        x = logmel
+        for layer in self.convs:
+            x = layer(x * keep) if isinstance(layer, nn.Conv1d) else layer(x)
+        steps = self.bottleneck((x * keep).transpose(1, 2))
+        lengths = valid.sum(dim=1).clamp_min(1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(steps, lengths, batch_first=True, enforce_sorted=False)
+        sequence, _ = self.blstm(packed)
+        sequence, _ = nn.utils.rnn.pad_packed_sequence(sequence, batch_first=True, total_length=steps.shape[1])
+        attended, _ = self.attention(sequence, sequence, sequence, key_padding_mask=~valid, need_weights=False)
+        return self.pooling(attended, valid)
