@@ -11,6 +11,7 @@ from emomtl.data.tuned_speakers import tuning_warning
 from emomtl.reports.columns import TaskColumns, headline_column, run_tasks, weight_columns
 from emomtl.reports.confusion import confusion_matrix
 from emomtl.reports.document import Cell, Figure, Paragraph, Report, Section, Table
+from emomtl.reports.ensembles import seed_ensemble_section
 from emomtl.reports.formatting import column_label, higher_is_better
 from emomtl.reports.load import RunData, safe_name
 from emomtl.reports.per_class import per_class_table
@@ -24,7 +25,7 @@ def build_document(run: RunData, title: str | None = None) -> Report:
     sections = [
         run_section(run),
         results_section(run),
-        *filter(None, [significance_section(run)]),
+        *filter(None, [significance_section(run), seed_ensemble_section(run)]),
         per_fold_section(run),
         loss_section(run),
         weight_section(run),
