@@ -37,3 +37,8 @@ def test_a_malformed_record_is_a_clear_error(section, message):
 
     with pytest.raises(ConfigError, match=f"tuned_on.*{message}"):
         resolve_recipe({**load_recipe("whisper_turev"), "tuned_on": section})
+
+
+def test_corpus_aliases_pooled_prefixes_and_case_compare_as_the_loaders_do():
+    recipe = {"data": {"corpus": "emo-db"}, "tuned_on": {"corpora": ["emodb"], "speakers": ["03", "DC"]}}
+    assert tuned_test_speakers(recipe, ["emodb:03", "dc", "10"]) == ["03", "DC"]

@@ -159,3 +159,15 @@ def test_whole_recordings_give_the_same_output_alone_or_padded_in_a_batch():
         unmasked = model({"logmel": padded})["emotion"]
     torch.testing.assert_close(batched[:1], alone, rtol=0, atol=1e-5)
     assert not torch.allclose(unmasked[:1], alone, atol=1e-4)  # without the mask the padding leaks in
+
+
+def test_a_row_without_any_valid_frame_gives_a_finite_output():
+    from emomtl.models import build_model
+    from emomtl.models.tasks import TaskSpec
+
+    config = {"name": "cnn_blstm_att", "conv_channels": [8, 8, 8], "conv_kernels": [2, 1, 3], "bottleneck": 8,
+              "lstm_hidden": 8, "attention_heads": 2}  # an even kernel too
+    model = build_model(config, [TaskSpec("emotion", "classification", classes=["a", "b"])], {"logmel": (16, 40)})
+    mask = torch.arange(40)[None] < torch.tensor([[0], [40]])
+    out = model({"logmel": torch.randn(2, 16, 40), "logmel_mask": mask})["emotion"]
+    assert torch.isfinite(out).all()

@@ -34,3 +34,15 @@ def test_seeds_are_averaged_per_fold_and_costed():
     assert rows == [{"strategy": "uw", "seeds": 2, "single": 0.75, "ensemble": 1.0, "training_seconds": 70.0}]
     section = seed_ensemble_section(run)
     assert section is not None and section.title == "Seed ensembles"
+
+
+def test_an_arm_without_the_task_is_left_out_not_a_crash():
+    frames = [predictions("uw", "f1", s, [0.9, 0.2, 0.4, 0.45]) for s in (0, 1)]
+    other = [predictions("single:gender", "f1", s, [0.9, 0.2, 0.4, 0.45]) for s in (0, 1)]
+    for frame in other:  # a gender-only arm has no emotion columns
+        frame[["emotion.true", "emotion.pred", "emotion.prob.anger", "emotion.prob.sadness"]] = np.nan
+    results = pd.DataFrame({"strategy": ["uw", "uw", "single:gender", "single:gender"], "fold": "f1",
+                            "seed": [0, 1, 0, 1], "emotion.ua": [0.75, 0.75, np.nan, np.nan]})
+    run = RunData(Path("."), {"tasks": [{"name": "emotion", "kind": "classification"}]}, results,
+                  predictions=pd.concat(frames + other, ignore_index=True))
+    assert [row["strategy"] for row in seed_ensemble_rows(run, "emotion")] == ["uw"]

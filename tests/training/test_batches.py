@@ -156,12 +156,14 @@ def test_one_randomly_cropped_input_keeps_its_own_draws():
 
 def test_a_model_joining_inputs_step_by_step_refuses_unlike_crops(tmp_path):
     from emomtl.config import load_recipe, parse_recipe
-    from emomtl.runtime.batches import input_specs
+    from emomtl.runtime.batches import check_aligned_crops, input_specs
 
-    recipe = load_recipe("dynamic_joint_loss", ["data.root=/nowhere"])
-    assert input_specs(parse_recipe(recipe))["video"].train_crop == "random"  # the paper recipe crops alike
+    recipe = parse_recipe(load_recipe("dynamic_joint_loss", ["data.root=/nowhere"]))
+    check_aligned_crops(recipe, input_specs(recipe))  # the paper recipe crops alike
+    unlike = parse_recipe(load_recipe("dynamic_joint_loss", ["data.root=/nowhere", "inputs.video.train_crop=start"]))
+    specs = input_specs(unlike)  # an old checkpoint's recipe still gives its specs (inference loads it)
     with pytest.raises(ConfigError, match=r"inputs\.video\.train_crop: 'start' differs from inputs\.waveform"):
-        input_specs(parse_recipe(recipe, ["inputs.video.train_crop=start"]))
+        check_aligned_crops(unlike, specs)
 
 
 def test_speaker_with_one_recording_is_standardised_as_predict_does():

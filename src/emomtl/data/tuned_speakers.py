@@ -17,12 +17,24 @@ import pandas as pd
 
 
 def corpora_of(recipe: Mapping[str, Any]) -> list[str]:
-    """The corpus names a recipe loads: ``data.corpora`` entries when pooled, else ``data.corpus``."""
+    """The canonical corpus names a recipe loads: ``data.corpora`` entries when pooled, else ``data.corpus``."""
     data = recipe.get("data") or {}
     pooled = data.get("corpora")
     if pooled:
-        return sorted({str(entry.get("corpus")) if isinstance(entry, Mapping) else str(entry) for entry in pooled})
-    return [str(data.get("corpus"))] if data.get("corpus") else []
+        names = {str(entry.get("corpus")) if isinstance(entry, Mapping) else str(entry) for entry in pooled}
+    else:
+        names = {str(data.get("corpus"))} if data.get("corpus") else set()
+    return sorted(_canonical(name) for name in names)
+
+
+def _canonical(corpus: str) -> str:
+    from emomtl.data.corpora import resolve_name
+    from emomtl.errors import ConfigError
+
+    try:
+        return resolve_name(corpus)
+    except ConfigError:  # a manifest's own name
+        return str(corpus).strip().lower()
 
 
 def speakers_of(table: pd.DataFrame, rows: Iterable[np.ndarray]) -> set[str]:
@@ -43,16 +55,18 @@ def tuned_on_record(recipe: Mapping[str, Any], speakers: Iterable[str]) -> dict[
 def tuned_test_speakers(recipe: Mapping[str, Any], test_speakers: Iterable[str]) -> list[str]:
     """The test speakers whose labels chose the recipe's settings (none when it was tuned on other corpora)."""
     tuned_on = recipe.get("tuned_on") or {}
-    if not set(tuned_on.get("corpora", [])) & set(corpora_of(recipe)):
+    if not {_canonical(c) for c in tuned_on.get("corpora", [])} & set(corpora_of(recipe)):
         return []
     tested = {_same_speaker(s) for s in test_speakers}
     return sorted(str(s) for s in tuned_on.get("speakers", []) if _same_speaker(s) in tested)
 
 
 def _same_speaker(speaker: Any) -> str:
-    """Speaker ids compare as the data loaders normalise them: "3" is "03" (a CSV round trip drops the zero)."""
-    text = str(speaker).strip()
-    return text.lstrip("0") or "0" if text.isdigit() else text
+    """Speaker ids compare as the data loaders normalise them ("3" is "03", "DC" is "dc"), without the corpus
+    prefix pooled corpora add ("emodb:03" is "03")."""
+    from emomtl.data.corpora.hygiene import speaker_key
+
+    return speaker_key(str(speaker).strip().rsplit(":", 1)[-1])
 
 
 def tuning_warning(recipe: Mapping[str, Any], test_speakers: Iterable[str]) -> str | None:

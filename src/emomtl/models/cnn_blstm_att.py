@@ -103,11 +103,18 @@ class CNNBLSTMAtt(MultiTaskModel):
     def _masked(self, logmel: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """The pooled vector of padded batches (``inputs.logmel.length: null``), independent of the padding: padded
         frames are zeroed before each convolution (like its own zero padding), the BLSTM runs on packed sequences,
-        and attention and pooling ignore them."""
+        and attention and pooling ignore them. (In training, batch norm's statistics still count the zeroed frames.)
+        A row without any valid frame keeps its first one, so it gives a finite output."""
+        valid = valid.clone()
+        valid[~valid.any(dim=1), 0] = True
         keep = valid.unsqueeze(1).to(logmel.dtype)
         x = logmel
         for layer in self.convs:
-            x = layer(x * keep) if isinstance(layer, nn.Conv1d) else layer(x)
+            if isinstance(layer, nn.Conv1d):
+                x = layer(x[..., : keep.shape[-1]] * keep)  # an even kernel adds a frame: cut back to the mask
+            else:
+                x = layer(x)
+        x = x[..., : keep.shape[-1]]
         steps = self.bottleneck((x * keep).transpose(1, 2))
         lengths = valid.sum(dim=1).clamp_min(1).cpu()
         packed = nn.utils.rnn.pack_padded_sequence(steps, lengths, batch_first=True, enforce_sorted=False)

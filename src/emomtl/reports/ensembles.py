@@ -25,8 +25,13 @@ def seed_ensemble_rows(run: RunData, task: str) -> list[dict[str, float | int | 
     rows = []
     for strategy, arm in predictions.groupby("strategy", sort=False):
         seeds = sorted(arm["seed"].unique())
-        if len(seeds) < 2:
-            continue
+        probabilities = [c for c in arm.columns if str(c).startswith(f"{task}.prob.") and arm[c].notna().any()]
+        if len(seeds) < 2 or not probabilities or arm[f"{task}.true"].isna().all():
+            continue  # one seed, or an arm without this task (e.g. single:gender)
+        arm = arm.dropna(axis=1, how="all")
+        folds = [set(arm.loc[arm["seed"] == s, "fold"]) for s in seeds]
+        common = set.intersection(*folds)  # singles and ensemble on the same test rows
+        arm = arm[arm["fold"].isin(common)]
         singles = [pooled_metrics(arm[arm["seed"] == s], task, "classification")["ua"] for s in seeds]
         fused = []
         for _, fold in arm.groupby("fold", sort=False):

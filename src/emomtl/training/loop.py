@@ -32,8 +32,8 @@ from emomtl.models import build_model
 from emomtl.models.registry import is_classical
 from emomtl.models.tasks import TaskSpec, balanced_class_weights, task_loss
 from emomtl.training.augment import augment_batch, check_augment, mixed_task_loss, mixup_batch
-from emomtl.runtime.batches import (InputSpec, InputView, Standardizer, batches, epoch_order, fit_views,
-                                    input_specs, make_batch, make_targets)
+from emomtl.runtime.batches import (InputSpec, InputView, Standardizer, batches, check_aligned_crops, epoch_order,
+                                    fit_views, input_specs, make_batch, make_targets)
 from emomtl.runtime.checkpoint import (load_checkpoint, recipe_fingerprint, restore_rng_state, rng_state,
                                        save_checkpoint, seed_everything)
 from emomtl.runtime.bundle import InferenceBundle
@@ -120,6 +120,7 @@ class SplitTrainer:
         self.precision = check_precision(self.train_cfg.precision, self.device.type)
         seed_everything(job.seed)
         self.specs = input_specs(recipe)
+        check_aligned_crops(recipe, self.specs)  # training only: old checkpoints still load for inference
         self.targets = {t.name: t.encode(job.prepared.table) for t in job.tasks}
         self.class_weights = {t.name: balanced_class_weights(self.targets[t.name][job.split.train],
                                                              len(t.classes or [])).to(self.device)
