@@ -33,7 +33,8 @@ class MultiTaskModel(nn.Module):
     #: True for models fitted in closed form by :mod:`emomtl.training.classical` (``linear_svm``), not by the loop.
     classical: ClassVar[bool] = False
     #: Inputs the model joins time step by time step (e.g. a waveform and its video frames): their recipe
-    #: ``inputs`` must crop alike, so they cover the same moments (checked by ``runtime.batches.input_specs``).
+    #: ``inputs`` must crop alike, so they cover the same moments (``runtime.batches.check_aligned_crops``,
+    #: at training).
     aligned_inputs: ClassVar[tuple[str, ...]] = ()
 
     def learning_rate_groups(self) -> list[dict[str, Any]]:

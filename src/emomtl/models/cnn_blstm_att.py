@@ -93,12 +93,14 @@ class CNNBLSTMAtt(MultiTaskModel):
 
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         valid = inputs.get("logmel_mask")
-        if valid is None:  # fixed-length crops (the paper's 256 frames): every frame counts
-            frames = self.convs(inputs["logmel"]).transpose(1, 2)
-            sequence, _ = self.blstm(self.bottleneck(frames))
-            attended, _ = self.attention(sequence, sequence, sequence, need_weights=False)
-            return self.heads(self._remember_shared(self.pooling(attended)))
-        return self.heads(self._remember_shared(self._masked(inputs["logmel"], valid)))
+        pooled = self._unmasked(inputs["logmel"]) if valid is None else self._masked(inputs["logmel"], valid)
+        return self.heads(self._remember_shared(pooled))
+
+    def _unmasked(self, logmel: torch.Tensor) -> torch.Tensor:
+        """The pooled vector of fixed-length crops (the paper's 256 frames): every frame counts."""
+        sequence, _ = self.blstm(self.bottleneck(self.convs(logmel).transpose(1, 2)))
+        attended, _ = self.attention(sequence, sequence, sequence, need_weights=False)
+        return self.pooling(attended)
 
     def _masked(self, logmel: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """The pooled vector of padded batches (``inputs.logmel.length: null``), independent of the padding: padded
@@ -116,7 +118,7 @@ class CNNBLSTMAtt(MultiTaskModel):
                 x = layer(x)
         x = x[..., : keep.shape[-1]]
         steps = self.bottleneck((x * keep).transpose(1, 2))
-        lengths = valid.sum(dim=1).clamp_min(1).cpu()
+        lengths = valid.sum(dim=1).cpu()  # at least 1 per row (above)
         packed = nn.utils.rnn.pack_padded_sequence(steps, lengths, batch_first=True, enforce_sorted=False)
         sequence, _ = self.blstm(packed)
         sequence, _ = nn.utils.rnn.pad_packed_sequence(sequence, batch_first=True, total_length=steps.shape[1])

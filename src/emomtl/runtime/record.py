@@ -40,8 +40,7 @@ RUN_OUTPUTS = ("metrics.json", "predictions.csv", "history.csv", "steps.csv", "c
                "results.csv", "skipped.csv", "runs", "report.md", "report.html", "report_figures", "onnx", PLAN_NAME)
 #: Settings that never change a result: names, where files go, logging and worker counts.
 NOT_RESULTS = ("name", "description", "method", "reference", "tuned_on", "output", "data.cache_dir",
-               "train.num_workers",
-               "train.tensorboard", "train.backend", "train.cpus_per_job", "train.gpus_per_job")
+               "train.num_workers", "train.tensorboard", "train.backend", "train.cpus_per_job", "train.gpus_per_job")
 # (where a run trains, like --jobs, changes its numbers only through the CPU thread count: float rounding)
 #: Settings that choose which runs a folder holds, not what any run gives (adding a seed or an arm extends it).
 SELECTION = ("train.seeds", "train.max_folds", "compare.weightings", "compare.single_task", "compare.models")

@@ -67,8 +67,7 @@ def load(root: Path, *, video: bool = True, skipped: list[SkippedFile] | None = 
     people = read_demographics(demographics_file) if demographics_file else {}
     videos = {p.stem: p for p in list_files(root, VIDEO_SUFFIXES)} if video else {}
     rows = []
-    for path in first_copy_of_each_name(list_files(audio_folder(root, "AudioWAV")),
-                                        lambda p, why: report_skip(skipped, p, why)):
+    for path in first_copy_of_each_name(list_files(audio_folder(root, "AudioWAV")), skipped):
         match = FILE_NAME.match(path.name)
         if match is None:
             report_skip(skipped, path, "file name does not follow CREMA-D's <actor>_<sentence>_<emotion>_<level>.wav")

@@ -62,8 +62,7 @@ def load(root: Path, *, skipped: list[SkippedFile] | None = None) -> pd.DataFram
     """One row per ``wav/*.wav`` file; files not named like EMO-DB files are reported and skipped."""
     root = corpus_root(root, NAME)
     rows = []
-    for path in first_copy_of_each_name(list_files(audio_folder(root, "wav")),
-                                        lambda p, why: report_skip(skipped, p, why)):
+    for path in first_copy_of_each_name(list_files(audio_folder(root, "wav")), skipped):
         match = FILE_NAME.match(path.name)
         if match is None:
             report_skip(skipped, path, "file name does not follow EMO-DB's <speaker><text><emotion><version>.wav")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
+from emomtl.data.corpora.checks import SkippedFile, report_skip
 from emomtl.errors import ConfigError
 
 #: Folders archive tools leave behind; never part of a corpus.
@@ -61,14 +61,14 @@ def audio_folder(root: Path, *names: str) -> Path:
     return root
 
 
-def first_copy_of_each_name(paths: list[Path], report: Callable[[Path, str], None]) -> list[Path]:
+def first_copy_of_each_name(paths: list[Path], skipped: list[SkippedFile] | None) -> list[Path]:
     """One path per file name, for corpora whose file names identify the recording (RAVDESS, CREMA-D, TESS,
     EMO-DB, TurEV-DB): a second copy of the corpus under the same root (common in repacked downloads) would
-    otherwise count each recording twice. The copy nearest the root is kept; ``report(path, reason)`` gets the rest.
+    otherwise count each recording twice. The copy nearest the root is kept; the others are reported in ``skipped``.
     """
     kept: dict[str, Path] = {}
     for path in sorted(paths, key=lambda p: (len(p.parts), str(p))):
         first = kept.setdefault(path.name.lower(), path)
         if first != path:
-            report(path, f"same file name as {first} (a second copy of the corpus?); the first is kept")
+            report_skip(skipped, path, f"same file name as {first} (a second copy of the corpus?); the first is kept")
     return sorted(kept.values())

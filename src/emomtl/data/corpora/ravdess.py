@@ -70,8 +70,7 @@ def load(
     if not channels <= set(CHANNELS.values()):
         raise ConfigError(f"ravdess.vocal_channels: {sorted(channels)} must be among ['song', 'speech']")
     files = []
-    for path in first_copy_of_each_name(list_files(root, (".wav", ".mp4")),
-                                        lambda p, why: report_skip(skipped, p, why)):
+    for path in first_copy_of_each_name(list_files(root, (".wav", ".mp4")), skipped):
         match = FILE_NAME.match(path.name)
         if match is None:
             report_skip(skipped, path, "file name does not follow RAVDESS's MM-VC-EE-II-SS-RR-AA")

@@ -36,7 +36,7 @@ def load(root: Path, *, skipped: list[SkippedFile] | None = None) -> pd.DataFram
     """One row per ``<speaker>_<word>_<emotion>.wav`` file."""
     root = corpus_root(root, NAME)
     rows = []
-    for path in first_copy_of_each_name(list_files(root), lambda p, why: report_skip(skipped, p, why)):
+    for path in first_copy_of_each_name(list_files(root), skipped):
         match = FILE_NAME.match(path.name)
         if match is None:
             report_skip(skipped, path, "file name does not follow TESS's <speaker>_<word>_<emotion>.wav")

@@ -40,7 +40,7 @@ def load(root: Path, *, skipped: list[SkippedFile] | None = None) -> pd.DataFram
     root = corpus_root(root, NAME)
     rows = []
     files = list_files(audio_folder(root, "Sound Source"))  # the repository also holds filtered test copies
-    for path in first_copy_of_each_name(files, lambda p, why: report_skip(skipped, p, why)):
+    for path in first_copy_of_each_name(files, skipped):
         match = FILE_NAME.match(path.name)
         if match is None:
             report_skip(skipped, path, "file name does not follow TurEV-DB's <speaker>_<code>_<word>.wav")
