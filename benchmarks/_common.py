@@ -131,6 +131,31 @@ def summarise(run_dir: Path, label: str, main_task: str = "emotion", extra_tasks
     return rows
 
 
+def seed_records(run_dir: Path, label: str, main_task: str = "emotion",
+                 extra_tasks: tuple[str, ...] = ("gender",)) -> list[dict[str, Any]]:
+    """One row per strategy and finished seed: the pooled scores behind a table's mean ± std.
+
+    Written beside each table (``<name>_seeds``) so that seeds run later, in another run folder, can be pooled with
+    these exactly (``benchmarks/combine_seeds.py``), even once the run folders are gone.
+    """
+    results = pd.read_csv(run_dir / "results.csv")
+    records = []
+    for strategy in results["strategy"].drop_duplicates():
+        for seed, frame in run_predictions(run_dir, strategy).items():
+            record: dict[str, Any] = {"model": label, "strategy": strategy, "seed": seed}
+            for task in (main_task, *extra_tasks):
+                if f"{task}.true" not in frame.columns:
+                    continue
+                scores = pooled_metrics(frame, task, "classification")
+                if task == main_task:
+                    record.update({UA: round(100 * scores[MAIN_METRIC], 2), WA: round(100 * scores["wa"], 2),
+                                   F1: round(100 * scores["macro_f1"], 2)})
+                else:
+                    record[f"{task} acc %"] = round(100 * scores["wa"], 2)
+            records.append(record)
+    return records
+
+
 class Timer:
     def __enter__(self) -> "Timer":
         self.start = time.perf_counter()

@@ -19,7 +19,8 @@ from pathlib import Path
 import _common  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported)
 import numpy as np
 import pandas as pd
-from _common import DEFAULT_DATA, ROOT, Timer, markdown_table, require_corpus, summarise, write_outputs
+from _common import (DEFAULT_DATA, ROOT, Timer, markdown_table, require_corpus, seed_records, summarise,
+                     write_outputs)
 
 from emomtl.config import load_recipe
 from emomtl.training.experiment import run_experiment
@@ -226,6 +227,7 @@ def main() -> None:
     root = require_corpus(args.data, "emodb")
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = [] if args.no_reference else svm_reference(root, args.runs, args.jobs, args.finished_only)
+    seed_rows: list[dict] = []
     for name in args.configs.split(","):
         recipe = config_recipe(name, root, args.override)
         plans = run_plans(name, recipe, args, seeds)
@@ -238,6 +240,7 @@ def main() -> None:
             print(f"{folder}: {timer.seconds:.0f} s wall time, {arms} arm(s) x 10 folds x "
                   f"{len(plan_seeds)} seed(s)", flush=True)
             rows.extend(summarise(run_dir, name))
+            seed_rows.extend(seed_records(run_dir, name))
         if name in args.ensemble_configs.split(",") and args.ensemble_size > 1:
             rows.extend(ensemble_rows(name, recipe, args, [r for r in rows if r["model"] == name], seeds))
     table = pd.DataFrame(rows)
@@ -257,6 +260,7 @@ def main() -> None:
                                                   "best": {"model": best["model"], "strategy": best["strategy"]},
                                                   "best_as_ensemble": deployed.to_dict(orient="records")})
     write_outputs(args.out, "emodb_loso_targets", targets)
+    write_outputs(args.out, "emodb_loso_seeds", pd.DataFrame(seed_rows))
     print(markdown_table(table))
     print("\n" + markdown_table(targets))
     print(f"\nbest configuration by validation UA: {best['model']} / {best['strategy']} "
