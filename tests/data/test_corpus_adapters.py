@@ -116,6 +116,19 @@ def test_turev_reads_the_repositorys_sound_source_only(tmp_path, wav):
     assert len(table) == 1 and "Sound Source" in table["path"].iloc[0]
 
 
+def test_turev_keeps_the_correctly_filed_copy_even_when_a_misfiled_one_sorts_first(tmp_path, wav):
+    """Copies of one name are resolved after the folder check: 'Angry' < 'Sad', so the misfiled copy sorts first."""
+    wav(tmp_path / "Sound Source" / "Angry" / "1157_hl_acik.wav")  # a sadness code in the anger folder
+    wav(tmp_path / "Sound Source" / "Sad" / "1157_hl_acik.wav")
+    wav(tmp_path / "Sound Source" / "Angry" / "1157_kz_kapi.wav")
+    wav(tmp_path / "Sound Source" / "Calm" / "1157_kz_kapi.wav")  # an anger code in the calm folder
+    loaded = load_corpus("turev-db", tmp_path)
+    kept = {(Path(p).parent.name, Path(p).name, e) for p, e in zip(loaded.table["path"], loaded.table["emotion"])}
+    assert kept == {("Sad", "1157_hl_acik.wav", "sadness"), ("Angry", "1157_kz_kapi.wav", "anger")}
+    reasons = [s.reason for s in loaded.skipped]
+    assert sum("disagrees with folder" in r for r in reasons) == 2 and not any("second copy" in r for r in reasons)
+
+
 # ----------------------------------------------------------------- CREMA-D
 def test_cremad_reads_names_and_demographics(tmp_path, wav, touch):
     wav(tmp_path / "AudioWAV" / "1001_DFA_ANG_XX.wav")

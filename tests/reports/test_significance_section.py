@@ -55,3 +55,13 @@ def test_the_section_marks_significant_pairs_and_needs_two_arms(tmp_path):
 def test_a_compare_report_has_the_section(make_run_dir):
     paths = build_report(make_run_dir())
     assert "## Significance" in paths.markdown.read_text()
+
+
+def test_single_task_arms_of_two_tasks_leave_one_scored_arm_and_no_section(tmp_path):
+    """``single:emotion`` beside ``single:gender``: only one arm has emotion UA, so there is no pair to test."""
+    run = synthetic_run(tmp_path)
+    results = run.results[run.results["strategy"] == "base"].assign(strategy="single:emotion")
+    gender = results.drop(columns="emotion.ua").assign(strategy="single:gender", **{"gender.ua": 0.9})
+    both = RunData(tmp_path, run.config, pd.concat([results, gender], ignore_index=True))
+    assert pairwise_table(both, "emotion").empty
+    assert significance_section(both) is None

@@ -27,9 +27,12 @@ def pairwise_table(run: RunData, task: str, resamples: int = RESAMPLES) -> pd.Da
     """One row per pair of arms: difference, interval, raw and Holm-adjusted p, significance."""
     column = f"{task}.ua"
     results = run.results
-    if column not in results.columns or results["strategy"].nunique() < 2:
+    if column not in results.columns:
         return pd.DataFrame()
+    # only arms scored on the task (a single-task arm of another task has no such column values)
     arms = [a for a in run.strategies if results.loc[results["strategy"] == a, column].notna().any()]
+    if len(arms) < 2:
+        return pd.DataFrame()
     predictions = run.predictions
     rows = []
     for a, b in itertools.combinations(arms, 2):

@@ -35,12 +35,13 @@ def load(root: Path, *, skipped: list[SkippedFile] | None = None) -> pd.DataFram
     """One row per ``<Emotion>/<speaker>_<code>_<word>.wav`` file.
 
     The emotion comes from the code in the file name; a file whose code is unknown or disagrees with
-    its emotion folder is reported and skipped.
+    its emotion folder is reported and skipped. Copies of one file name are resolved among the files that pass
+    these checks, so a misfiled copy never displaces the correctly filed one.
     """
     root = corpus_root(root, NAME)
-    rows = []
+    rows: dict[Path, dict] = {}
     files = list_files(audio_folder(root, "Sound Source"))  # the repository also holds filtered test copies
-    for path in first_copy_of_each_name(files, skipped):
+    for path in files:
         match = FILE_NAME.match(path.name)
         if match is None:
             report_skip(skipped, path, "file name does not follow TurEV-DB's <speaker>_<code>_<word>.wav")
@@ -54,7 +55,7 @@ def load(root: Path, *, skipped: list[SkippedFile] | None = None) -> pd.DataFram
         if folder is not None and folder != emotion:
             report_skip(skipped, path, f"emotion code {code!r} ({emotion}) disagrees with folder {path.parent.name!r}")
             continue
-        rows.append({
+        rows[path] = {
             "path": str(path),
             "corpus": NAME,
             "speaker": match["speaker"],
@@ -62,5 +63,6 @@ def load(root: Path, *, skipped: list[SkippedFile] | None = None) -> pd.DataFram
             "language": "tr",
             "emotion": emotion,
             "text": match["word"],
-        })
-    return conform(pd.DataFrame(rows))
+        }
+    rows = {path: rows[path] for path in first_copy_of_each_name(list(rows), skipped)}
+    return conform(pd.DataFrame(list(rows.values())))
