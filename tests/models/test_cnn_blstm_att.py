@@ -171,3 +171,45 @@ def test_a_row_without_any_valid_frame_gives_a_finite_output():
     mask = torch.arange(40)[None] < torch.tensor([[0], [40]])
     out = model({"logmel": torch.randn(2, 16, 40), "logmel_mask": mask})["emotion"]
     assert torch.isfinite(out).all()
+
+
+def test_masked_batch_norm_equals_batch_norm_when_every_frame_is_valid():
+    from emomtl.models.layers import masked_batch_norm
+
+    torch.manual_seed(0)
+    reference, masked = torch.nn.BatchNorm1d(4), torch.nn.BatchNorm1d(4)
+    masked.load_state_dict(reference.state_dict())
+    x, valid = torch.randn(3, 4, 10) * 2 + 1, torch.ones(3, 10, dtype=torch.bool)
+    for _ in range(2):  # two training steps move the running statistics
+        torch.testing.assert_close(masked_batch_norm(masked, x, valid), reference(x))
+    torch.testing.assert_close(masked.running_mean, reference.running_mean)
+    torch.testing.assert_close(masked.running_var, reference.running_var)
+    reference.eval(), masked.eval()
+    torch.testing.assert_close(masked_batch_norm(masked, x, valid), reference(x))
+
+
+def test_padding_changes_neither_training_outputs_nor_batch_norm_statistics():
+    """In training mode (dropout 0), the same recordings padded to 30 or to 60 frames give the same logits and move
+    batch norm's running statistics alike: padded frames never enter its statistics."""
+    from emomtl.models import build_model
+    from emomtl.models.tasks import TaskSpec
+
+    torch.manual_seed(0)
+    config = {"name": "cnn_blstm_att", "conv_channels": [8, 8, 8], "bottleneck": 8, "lstm_hidden": 8,
+              "attention_heads": 2, "dropout": 0.0}
+    tasks = [TaskSpec("emotion", "classification", classes=["a", "b"])]
+    model = build_model(config, tasks, {"logmel": (16, 30)})
+    twin = build_model(config, tasks, {"logmel": (16, 30)})
+    twin.load_state_dict(model.state_dict())
+    model.train(), twin.train()
+    recordings = torch.randn(2, 16, 30)
+    lengths = torch.tensor([[20], [30]])
+    short = recordings.clone()
+    short[0, :, 20:] = 3.0  # padding value of the first row
+    longer = torch.nn.functional.pad(short, (0, 30), value=3.0)
+    out = model({"logmel": short, "logmel_mask": torch.arange(30)[None] < lengths})["emotion"]
+    out_longer = twin({"logmel": longer, "logmel_mask": torch.arange(60)[None] < lengths})["emotion"]
+    torch.testing.assert_close(out, out_longer, rtol=0, atol=1e-5)
+    for name, buffer in model.state_dict().items():
+        if "running" in name:
+            torch.testing.assert_close(buffer, twin.state_dict()[name], rtol=0, atol=1e-6)

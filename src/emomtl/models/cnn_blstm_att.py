@@ -4,7 +4,8 @@
 ReLU) -> dense bottleneck of 512 per frame -> 2-layer BLSTM of 128 units per direction -> 16-head scaled
 dot-product self-attention -> local attention pooling (softmax(u . h_t)-weighted mean) -> emotion and speaker
 heads (any task set). Dropout 0.35. Whole recordings (``inputs.logmel.length: null``) are batched with a padding
-mask that every layer honours, so a recording's output does not depend on its batch.
+mask that every layer honours (batch norm's statistics included), so padding never changes a recording's
+output.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch import nn
 from emomtl.errors import ConfigError
 from emomtl.models.base import MultiTaskModel
 from emomtl.models.heads import TaskHeads
-from emomtl.models.layers import LocalAttentionPooling
+from emomtl.models.layers import LocalAttentionPooling, masked_batch_norm
 from emomtl.models.registry import register_model
 from emomtl.models.settings import require_divisible, require_positive, require_probability
 from emomtl.models.tasks import TaskSpec
@@ -104,9 +105,9 @@ class CNNBLSTMAtt(MultiTaskModel):
 
     def _masked(self, logmel: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """The pooled vector of padded batches (``inputs.logmel.length: null``), independent of the padding: padded
-        frames are zeroed before each convolution (like its own zero padding), the BLSTM runs on packed sequences,
-        and attention and pooling ignore them. (In training, batch norm's statistics still count the zeroed frames.)
-        A row without any valid frame keeps its first one, so it gives a finite output."""
+        frames are zeroed before each convolution (like its own zero padding), batch norm takes its statistics over
+        the valid frames only (in training too), the BLSTM runs on packed sequences, and attention and pooling
+        ignore them. A row without any valid frame keeps its first one, so it gives a finite output."""
         valid = valid.clone()
         valid[~valid.any(dim=1), 0] = True
         keep = valid.unsqueeze(1).to(logmel.dtype)
@@ -114,6 +115,8 @@ class CNNBLSTMAtt(MultiTaskModel):
         for layer in self.convs:
             if isinstance(layer, nn.Conv1d):
                 x = layer(x[..., : keep.shape[-1]] * keep)  # an even kernel adds a frame: cut back to the mask
+            elif isinstance(layer, nn.BatchNorm1d):
+                x = masked_batch_norm(layer, x[..., : keep.shape[-1]], valid)
             else:
                 x = layer(x)
         x = x[..., : keep.shape[-1]]

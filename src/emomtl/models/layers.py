@@ -1,4 +1,4 @@
-"""Building blocks shared by several architectures: pooling over time, LSTM initialisation."""
+"""Building blocks shared by several architectures: pooling over time, masked batch norm, LSTM initialisation."""
 
 from __future__ import annotations
 
@@ -12,6 +12,37 @@ def masked_mean(sequence: torch.Tensor, valid: torch.Tensor | None = None) -> to
         return sequence.mean(dim=1)
     weights = valid.to(sequence.dtype).unsqueeze(-1)
     return (sequence * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+def masked_batch_norm(layer: nn.BatchNorm1d, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """``layer`` applied to ``x`` (B, C, T) with batch statistics over the valid frames only (``valid`` (B, T)).
+
+    In training the mean and variance of the frames where ``valid`` is true normalise the batch and update the
+    layer's running statistics (PyTorch's momentum rule, unbiased variance), so padding neither shifts a recording's
+    normalisation nor the statistics used at inference; in evaluation the running statistics apply, as in
+    ``nn.BatchNorm1d``. Uses the layer's own parameters and buffers: checkpoints are unchanged.
+    """
+    use_batch = layer.training or layer.running_mean is None
+    if use_batch:
+        keep = valid.unsqueeze(1).to(torch.float32)
+        values = x.float()
+        count = keep.sum()
+        mean = (values * keep).sum(dim=(0, 2)) / count.clamp_min(1.0)
+        var = (((values - mean[None, :, None]) ** 2) * keep).sum(dim=(0, 2)) / count.clamp_min(1.0)
+        if layer.training and layer.track_running_stats and layer.running_mean is not None:
+            with torch.no_grad():
+                layer.num_batches_tracked.add_(1)
+                momentum = (1.0 / float(layer.num_batches_tracked) if layer.momentum is None
+                            else layer.momentum)
+                unbiased = var * count / (count - 1).clamp_min(1.0)
+                layer.running_mean.mul_(1 - momentum).add_(momentum * mean)
+                layer.running_var.mul_(1 - momentum).add_(momentum * unbiased)
+    else:
+        mean, var = layer.running_mean.float(), layer.running_var.float()
+    out = (x.float() - mean[None, :, None]) * torch.rsqrt(var[None, :, None] + layer.eps)
+    if layer.affine:
+        out = out * layer.weight.float()[None, :, None] + layer.bias.float()[None, :, None]
+    return out.to(x.dtype)
 
 
 class LocalAttentionPooling(nn.Module):
