@@ -1,14 +1,16 @@
-"""Pool the seeds of two ``emodb_loso.py`` tables written from different run folders into one table.
+"""Pool the seeds of ``emodb_loso.py`` tables written from different run folders into one table.
 
     python benchmarks/combine_seeds.py benchmarks/results/cnn_arms_45_epochs \\
         benchmarks/results/cnn_arms_45_epochs_seed_completion --out benchmarks/results/cnn_arms_45_epochs_3_seeds
 
 Each table's per-seed scores come from its ``emodb_loso_seeds.csv``. A table written before that file existed has
-only mean ± std per arm: an arm of one seed gives that seed's value, an arm of two seeds gives its two values back
-exactly as mean ∓ std/√2 (sample std), up to the table's rounding to 0.1 point (the ``per-seed source`` column says
-which rows were recovered so); an arm of three or more seeds without records cannot be pooled and is an error when
-another table adds seeds to it. An arm of n seeds in such a table holds seeds 0 to n-1 (tables written seed by seed,
-in order); a seed present in two tables is an error, never counted twice.
+only mean ± std per arm: an arm of one seed gives that seed's value, and an arm of two seeds gives its two values
+back as mean ∓ std/√2 (sample std), up to the table's rounding to 0.1 point (the ``per-seed source`` column says
+which rows were recovered so). Such an arm of n seeds holds the first n of the table's ``seeds``. Any other row (3+
+seeds without records, a seed ensemble, the SVM anchor) is kept whole, and it is an error when another table adds
+seeds to it; a seed present in two tables is an error too, never counted twice. Only UA, WA, macro-F1 and gender
+accuracy are pooled (a seed ensemble, validation UA, weights and times stay in the source tables); a metric that
+not every pooled seed has is shown as "-".
 """
 
 from __future__ import annotations
@@ -18,101 +20,104 @@ import json
 import math
 from pathlib import Path
 
-import _common  # noqa: F401  (sets OMP_WAIT_POLICY)
-import numpy as np
 import pandas as pd
-from _common import F1, UA, WA, markdown_table, write_outputs
+from _common import F1, UA, WA, markdown_table, pct, write_outputs
 
 METRICS = (UA, WA, F1, "gender acc %")
+Arm = tuple[str, str]
 
 
-def parse_mean_std(cell: object) -> tuple[float, float | None]:
+def parse_mean_std(cell: object, where: str) -> tuple[float, float | None]:
     """``"65.8 ± 5.9"`` → (65.8, 5.9); ``"68.9"`` → (68.9, None)."""
     text = str(cell)
-    if "±" in text:
-        mean, std = text.split("±")
-        return float(mean), float(std)
-    return float(text), None
+    try:
+        if "±" in text:
+            mean, std = text.split("±")
+            return float(mean), float(std)
+        return float(text), None
+    except ValueError:
+        raise SystemExit(f"error: {where}: {text!r} is not a percentage (mean or mean ± std)") from None
 
 
-def seeds_from_summary(row: dict) -> tuple[list[dict], str]:
-    """Per-seed values of an arm from its summary row (one or two seeds only), and how they were obtained."""
+def present(value: object) -> bool:
+    return value is not None and value != "-" and not (isinstance(value, float) and math.isnan(value))
+
+
+def seeds_from_row(row: dict, seeds: list[int], where: str) -> list[dict]:
+    """The per-seed values of a one- or two-seed arm of a summary row."""
     n = int(row["seeds"])
-    records = [{"model": row["model"], "strategy": row["strategy"], "seed": seed} for seed in range(n)]
+    records = [{"model": row["model"], "strategy": row["strategy"], "seed": seed} for seed in seeds[:n]]
     for metric in METRICS:
-        if metric not in row or row[metric] in ("-", None) or (isinstance(row[metric], float) and
-                                                                 math.isnan(row[metric])):
+        if not present(row.get(metric)):
             continue
-        mean, std = parse_mean_std(row[metric])
+        mean, std = parse_mean_std(row[metric], f"{where} {metric}")
+        if n == 2 and std is None:
+            raise SystemExit(f"error: {where} {metric}: two seeds but no '± std' to recover them from")
         values = [mean] if n == 1 else [mean - std / math.sqrt(2), mean + std / math.sqrt(2)]
         for record, value in zip(records, values):
             record[metric] = value
-    how = "table value" if n == 1 else "2-seed mean ∓ std/√2 (±0.1)"
-    return records, how
+    return records
 
 
-def table_seeds(folder: Path) -> tuple[pd.DataFrame, dict[tuple[str, str], str]]:
-    """Per-seed records of one results folder (an arm kept whole has seed NaN), and how each arm's were obtained."""
+def read_table(folder: Path) -> tuple[list[dict], dict[Arm, dict], dict[Arm, str]]:
+    """A results folder as (per-seed records, rows kept whole, how each arm's seeds were obtained)."""
+    table = json.loads((folder / "emodb_loso.json").read_text())
     records_file = folder / "emodb_loso_seeds.csv"
-    if records_file.exists():
-        records = pd.read_csv(records_file)
-        return records, {key: "seed records" for key in records.groupby(["model", "strategy"]).groups}
-    frames, how = [], {}
-    for row in json.loads((folder / "emodb_loso.json").read_text())["rows"]:
-        if "seeds" not in row:
-            raise SystemExit(f"error: {folder}: a table without a seeds column cannot be pooled")
-        key = (row["model"], row["strategy"])
-        if int(row["seeds"]) <= 2:
-            records, how[key] = seeds_from_summary(row)
-            frames.append(pd.DataFrame(records))
+    records = pd.read_csv(records_file).to_dict(orient="records") if records_file.exists() else []
+    recorded = {(r["model"], r["strategy"]) for r in records}
+    how = {arm: "seed records" for arm in recorded}
+    whole: dict[Arm, dict] = {}
+    for row in table["rows"]:
+        arm, where = (row["model"], row["strategy"]), f"{folder}: {row['model']}/{row['strategy']}"
+        if arm in recorded:
+            continue
+        seeds = int(row["seeds"]) if present(row.get("seeds")) else 0
+        if 1 <= seeds <= 2 and "ensemble" not in row["model"] and "seeds" in table:
+            records += seeds_from_row(row, table["seeds"], where)
+            how[arm] = "table value" if seeds == 1 else "2-seed mean ∓ std/√2 (±0.1)"
         else:
-            frames.append(pd.DataFrame([{**{k: row.get(k, "-") for k in ("model", "strategy", "seeds", *METRICS)},
-                                         "seed": np.nan}]))
-            how[key] = f"table row ({row['seeds']} seeds)"
-    return pd.concat(frames, ignore_index=True), how
+            whole[arm] = row
+            how[arm] = "table row, kept whole"
+    return records, whole, how
 
 
 def combine(folders: list[Path]) -> pd.DataFrame:
     """One row per arm: mean ± std over the seeds of every folder."""
-    frames, sources = [], {}
+    records: list[dict] = []
+    whole: dict[Arm, dict] = {}
+    sources: dict[Arm, list[str]] = {}
     for folder in folders:
-        records, how = table_seeds(folder)
-        frames.append(records.assign(_folder=folder.name))
-        for key, text in how.items():
-            sources.setdefault(key, []).append(f"{folder.name}: {text}")
-    seeds = pd.concat(frames, ignore_index=True)
-    numbered = seeds[seeds["seed"].notna()]
-    duplicated = numbered[numbered.duplicated(["model", "strategy", "seed"], keep=False)]
-    if not duplicated.empty:
-        first = duplicated.iloc[0]
+        table_records, table_whole, how = read_table(folder)
+        for arm in table_whole:
+            if arm in whole or arm in sources:
+                raise SystemExit(f"error: {arm[0]}/{arm[1]} has seeds without per-seed records in {folder} and "
+                                 "seeds in another table: they cannot be pooled")
+        for arm in {(r["model"], r["strategy"]) for r in table_records} & set(whole):
+            raise SystemExit(f"error: {arm[0]}/{arm[1]} has seeds without per-seed records in another table and "
+                             f"seeds in {folder}: they cannot be pooled")
+        records += table_records
+        whole.update(table_whole)
+        for arm, text in how.items():
+            sources.setdefault(arm, []).append(f"{folder.name}: {text}")
+    seeds = pd.DataFrame(records, columns=["model", "strategy", "seed", *METRICS])
+    repeated = seeds[seeds.duplicated(["model", "strategy", "seed"])]
+    if not repeated.empty:
+        first = repeated.iloc[0]
         raise SystemExit(f"error: seed {int(first['seed'])} of {first['model']}/{first['strategy']} is in more "
                          "than one table")
     rows = []
-    for (model, strategy), group in seeds.groupby(["model", "strategy"], sort=False):
-        if group["seed"].isna().any():  # an arm kept whole (3+ seeds, no records)
-            if group["_folder"].nunique() > 1:
-                raise SystemExit(f"error: {model}/{strategy} has 3 or more seeds without per-seed records in one "
-                                 "table and more seeds in another: they cannot be pooled")
-            rows.append({"model": model, "strategy": strategy, "seeds": int(group.iloc[0]["seeds"]),
-                         **group.iloc[0][list(METRICS)].to_dict(),
-                         "per-seed source": "; ".join(sources[(model, strategy)])})
-            continue
-        row = {"model": model, "strategy": strategy, "seeds": len(group)}
-        for metric in METRICS:
-            values = group[metric].dropna().tolist() if metric in group else []
-            row[metric] = spread(values)
-        row["per-seed source"] = "; ".join(sources[(model, strategy)])
-        rows.append(row)
+    for arm in sources:
+        if arm in whole:
+            row = {"model": arm[0], "strategy": arm[1], "seeds": whole[arm].get("seeds", "-"),
+                   **{m: whole[arm].get(m, "-") for m in METRICS}}
+        else:
+            group = seeds[(seeds["model"] == arm[0]) & (seeds["strategy"] == arm[1])]
+            row = {"model": arm[0], "strategy": arm[1], "seeds": len(group)}
+            for metric in METRICS:
+                values = group[metric].dropna()
+                row[metric] = pct((values / 100).tolist()) if len(values) == len(group) else "-"
+        rows.append({**row, "per-seed source": "; ".join(sources[arm])})
     return pd.DataFrame(rows)
-
-
-def spread(values: list[float]) -> str:
-    """Mean ± sample std to 0.1 point; one value alone has no spread."""
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.1f}"
-    return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}"
 
 
 def main() -> None:

@@ -171,60 +171,65 @@ def test_seed_records_give_each_finished_seed_its_pooled_scores(tmp_path: Path, 
     common, _ = modules
     run_dir = tmp_path / "emodb_cnn"
     arm = run_dir / "runs" / "druw"
-    pd.DataFrame({"strategy": ["druw"] * 3, "seed": [0, 0, 1], "fold": [0, 1, 0]}).to_csv(
-        tmp_path / "results.csv", index=False)
-    (run_dir).mkdir()
-    (tmp_path / "results.csv").rename(run_dir / "results.csv")
     for folder, correct in (("s1_seed0", [True] * 6), ("s2_seed0", [True, False] * 3), ("s1_seed1", [False] * 6)):
         (arm / folder).mkdir(parents=True)
         predictions(correct).to_csv(arm / folder / "predictions.csv", index=False)
+    pd.DataFrame({"strategy": ["druw"] * 3, "seed": [0, 0, 1], "fold": [0, 1, 0]}).to_csv(
+        run_dir / "results.csv", index=False)
     records = common.seed_records(run_dir, "cnn")
     # seed 1 has one fold of two: unfinished, left out; seed 0 pools its 12 predictions (9 right)
     assert [(r["strategy"], r["seed"]) for r in records] == [("druw", 0)]
     assert records[0]["WA %"] == pytest.approx(75.0)
 
 
-def write_summary(folder: Path, rows: list[dict]) -> Path:
+def write_table(folder: Path, rows: list[dict], seeds: list[int] | None = None, records: list[dict] | None = None):
     folder.mkdir(parents=True)
-    (folder / "emodb_loso.json").write_text(json.dumps({"rows": rows}))
+    (folder / "emodb_loso.json").write_text(json.dumps({"rows": rows, "seeds": seeds or [0, 1, 2]}))
+    if records is not None:
+        pd.DataFrame(records).to_csv(folder / "emodb_loso_seeds.csv", index=False)
     return folder
+
+
+OLD_ROWS = [
+    {"model": "cnn", "strategy": "dwa", "seeds": 1, "UA %": "68.9", "WA %": "70.0"},
+    {"model": "cnn", "strategy": "ruw", "seeds": 2, "UA %": "65.8 ± 5.9", "WA %": "-"},
+    {"model": "cnn", "strategy": "static", "seeds": 3, "UA %": "70.2 ± 3.6"},
+    {"model": "cnn, 3-seed ensemble (1 x 3 seeds)", "strategy": "static", "seeds": 1, "UA %": "74.7"},
+]
 
 
 def test_combine_seeds_pools_recovered_seeds_with_seed_records(tmp_path: Path, modules) -> None:
     combine_seeds = importlib.import_module("combine_seeds")
-    old = write_summary(tmp_path / "old", [
-        {"model": "cnn", "strategy": "dwa", "seeds": 1, "UA %": "68.9"},
-        {"model": "cnn", "strategy": "ruw", "seeds": 2, "UA %": "65.8 ± 5.9"},
-        {"model": "cnn", "strategy": "static", "seeds": 3, "UA %": "70.2 ± 3.6"},
-    ])
-    new = tmp_path / "new"
-    new.mkdir()
-    pd.DataFrame({"model": ["cnn"] * 3, "strategy": ["dwa", "dwa", "ruw"], "seed": [1, 2, 2],
-                  "UA %": [70.0, 72.0, 66.0]}).to_csv(new / "emodb_loso_seeds.csv", index=False)
-    table = combine_seeds.combine([old, new]).set_index("strategy")
-    expected_dwa = [68.9, 70.0, 72.0]
-    assert table.loc["dwa", "seeds"] == 3
-    assert table.loc["dwa", "UA %"] == f"{np.mean(expected_dwa):.1f} ± {np.std(expected_dwa, ddof=1):.1f}"
-    # ruw's two seeds come back as mean ∓ std/√2: their mean and sample std are the table's
-    expected_ruw = [65.8 - 5.9 / np.sqrt(2), 65.8 + 5.9 / np.sqrt(2), 66.0]
-    assert table.loc["ruw", "UA %"] == f"{np.mean(expected_ruw):.1f} ± {np.std(expected_ruw, ddof=1):.1f}"
-    assert "2-seed mean" in table.loc["ruw", "per-seed source"]
-    assert table.loc["static", "UA %"] == "70.2 ± 3.6" and table.loc["static", "seeds"] == 3
+    old = write_table(tmp_path / "old", OLD_ROWS)
+    alone = combine_seeds.combine([old]).set_index(["model", "strategy"])
+    assert alone.loc[("cnn", "ruw"), "UA %"] == "65.8 ± 5.9"  # the two recovered seeds give the row back
+    new = write_table(tmp_path / "new", [], records=[
+        {"model": "cnn", "strategy": "dwa", "seed": s, "UA %": ua, "WA %": wa}
+        for s, ua, wa in ((1, 70.0, 71.0), (2, 72.0, 73.0))] + [
+        {"model": "cnn", "strategy": "ruw", "seed": 2, "UA %": 66.0, "WA %": 67.0}])
+    table = combine_seeds.combine([old, new]).set_index(["model", "strategy"])
+    dwa, ruw = table.loc[("cnn", "dwa")], table.loc[("cnn", "ruw")]
+    assert dwa["seeds"] == 3 and dwa["UA %"] == "70.3 ± 1.6" and dwa["WA %"] == "71.3 ± 1.5"
+    # ruw's seeds 0 and 1 come back as 65.8 ∓ 5.9/√2 = 61.63, 69.97; with 66.0: mean 65.87, sample std 4.17
+    assert ruw["seeds"] == 3 and ruw["UA %"] == "65.9 ± 4.2" and "2-seed mean" in ruw["per-seed source"]
+    assert ruw["WA %"] == "-"  # not every pooled seed has it
+    assert table.loc[("cnn", "static"), "UA %"] == "70.2 ± 3.6"  # kept whole
+    assert table.loc[("cnn, 3-seed ensemble (1 x 3 seeds)", "static"), "UA %"] == "74.7"  # never taken apart
 
 
 def test_combine_seeds_refuses_a_seed_counted_twice_or_an_arm_it_cannot_take_apart(tmp_path: Path, modules) -> None:
     combine_seeds = importlib.import_module("combine_seeds")
-    old = write_summary(tmp_path / "old", [{"model": "cnn", "strategy": "dwa", "seeds": 1, "UA %": "68.9"},
-                                           {"model": "cnn", "strategy": "uw", "seeds": 3, "UA %": "68.6 ± 4.6"}])
-    twice = tmp_path / "twice"
-    twice.mkdir()
-    pd.DataFrame({"model": ["cnn"], "strategy": ["dwa"], "seed": [0], "UA %": [70.0]}).to_csv(
-        twice / "emodb_loso_seeds.csv", index=False)
+    old = write_table(tmp_path / "a" / "run", OLD_ROWS)
+    twice = write_table(tmp_path / "b" / "run", [], records=[{"model": "cnn", "strategy": "dwa", "seed": 0,
+                                                              "UA %": 70.0}])
     with pytest.raises(SystemExit, match="seed 0 of cnn/dwa"):
         combine_seeds.combine([old, twice])
-    more = tmp_path / "more"
-    more.mkdir()
-    pd.DataFrame({"model": ["cnn"], "strategy": ["uw"], "seed": [3], "UA %": [70.0]}).to_csv(
-        more / "emodb_loso_seeds.csv", index=False)
-    with pytest.raises(SystemExit, match="cannot be pooled"):
+    more = write_table(tmp_path / "c" / "run", [], records=[{"model": "cnn", "strategy": "static", "seed": 3,
+                                                             "UA %": 70.0}])
+    with pytest.raises(SystemExit, match="cannot be pooled"):  # same folder name, another table
         combine_seeds.combine([old, more])
+    with pytest.raises(SystemExit, match="cannot be pooled"):
+        combine_seeds.combine([more, old])
+    later = write_table(tmp_path / "later", [{"model": "cnn", "strategy": "dwa", "seeds": 1, "UA %": "60.0"}],
+                        seeds=[2])
+    assert combine_seeds.combine([old, later]).set_index("strategy").loc["dwa", "seeds"] == 2  # seeds 0 and 2

@@ -213,3 +213,22 @@ def test_padding_changes_neither_training_outputs_nor_batch_norm_statistics():
     for name, buffer in model.state_dict().items():
         if "running" in name:
             torch.testing.assert_close(buffer, twin.state_dict()[name], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("settings", [{}, {"momentum": None}, {"affine": False}, {"track_running_stats": False}])
+def test_masked_batch_norm_is_batch_norm_of_the_valid_frames(settings):
+    from emomtl.models.layers import masked_batch_norm
+
+    torch.manual_seed(0)
+    reference, masked = torch.nn.BatchNorm1d(4, **settings), torch.nn.BatchNorm1d(4, **settings)
+    masked.load_state_dict(reference.state_dict())
+    x = torch.randn(3, 4, 10) * 2 + 1
+    valid = torch.arange(10)[None] < torch.tensor([[4], [10], [7]])
+    frames = x.permute(0, 2, 1)[valid]  # (valid frames, channels): what the layer should see
+    for _ in range(3):
+        out = masked_batch_norm(masked, x, valid)
+        torch.testing.assert_close(out.permute(0, 2, 1)[valid], reference(frames))
+    for name, buffer in reference.state_dict().items():
+        torch.testing.assert_close(masked.state_dict()[name], buffer)
+    reference.eval(), masked.eval()
+    torch.testing.assert_close(masked_batch_norm(masked, x, valid).permute(0, 2, 1)[valid], reference(frames))

@@ -60,7 +60,7 @@ def pairwise_table(run: RunData, task: str, resamples: int = RESAMPLES) -> pd.Da
 
 
 def significance_section(run: RunData) -> Section | None:
-    """The pairwise table of the first scored classification task, or ``None`` with fewer than two arms."""
+    """The pairwise table of the first scored classification task, or ``None`` with fewer than two arms scored on it."""
     task = next((t.name for t in run_tasks(run) if t.kind == "classification" and not t.auxiliary), None)
     if task is None:
         return None

@@ -64,5 +64,5 @@ def load(root: Path, *, skipped: list[SkippedFile] | None = None) -> pd.DataFram
             "emotion": emotion,
             "text": match["word"],
         }
-    rows = {path: rows[path] for path in first_copy_of_each_name(list(rows), skipped)}
-    return conform(pd.DataFrame(list(rows.values())))
+    kept = first_copy_of_each_name(list(rows), skipped)
+    return conform(pd.DataFrame([rows[path] for path in kept]))
