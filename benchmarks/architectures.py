@@ -61,6 +61,10 @@ ROWS = [
         "blstm_15_epochs/emodb_loso.csv", "blstm", "single:emotion", ">= 75"),
     Row("CNN-BLSTM with attention, 128-mel x 256", "4 CNN-BLSTM", "15 epochs, 1 seed",
         "blstm_15_epochs/emodb_loso.csv", "blstm", "druw", "single - 1"),
+    Row("CNN-BLSTM with attention, 128-mel x 256 at a 10 ms hop, crops", "4 CNN-BLSTM", "15 epochs, 1 seed",
+        "blstm_crops_15_epochs/emodb_loso.csv", "blstm_crops", "single:emotion", ">= 75"),
+    Row("CNN-BLSTM with attention, 128-mel x 256 at a 10 ms hop, crops", "4 CNN-BLSTM", "15 epochs, 1 seed",
+        "blstm_crops_15_epochs/emodb_loso.csv", "blstm_crops", "ew", "single - 1"),
     Row("raw-waveform CNN + LSTM, audio only", "1 dynamic joint-loss weights", "4 epochs, 1 seed",
         "emodb_loso.csv", "wave", "softmax", ">= 50"),
 ]
