@@ -89,7 +89,7 @@ def combine(folders: list[Path]) -> pd.DataFrame:
     for folder in folders:
         table_records, table_whole, how = read_table(folder)
         for arm in table_whole:
-            if arm in whole or arm in sources:
+            if arm in sources:  # every arm of an earlier table, kept whole or not
                 raise SystemExit(f"error: {arm[0]}/{arm[1]} has seeds without per-seed records in {folder} and "
                                  "seeds in another table: they cannot be pooled")
         for arm in {(r["model"], r["strategy"]) for r in table_records} & set(whole):

@@ -29,7 +29,7 @@ def masked_batch_norm(layer: nn.BatchNorm1d, x: torch.Tensor, valid: torch.Tenso
         count = keep.sum()
         mean = (values * keep).sum(dim=(0, 2)) / count.clamp_min(1.0)
         var = (((values - mean[None, :, None]) ** 2) * keep).sum(dim=(0, 2)) / count.clamp_min(1.0)
-        if layer.training and layer.track_running_stats and layer.running_mean is not None:
+        if layer.training and layer.running_mean is not None:  # None without track_running_stats
             with torch.no_grad():
                 layer.num_batches_tracked.add_(1)
                 momentum = (1.0 / float(layer.num_batches_tracked) if layer.momentum is None
