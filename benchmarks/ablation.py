@@ -30,9 +30,11 @@ import _common  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported)
 import numpy as np
 import pandas as pd
 import yaml
-from _common import DEFAULT_DATA, ROOT, Timer, markdown_table, require_corpus, seed_records, summarise, write_outputs
+from _common import (DEFAULT_DATA, ROOT, UA, Timer, markdown_table, require_corpus, seed_records, summarise,
+                     write_outputs)
 from emodb_loso import CONFIGS, config_recipe
 
+from emomtl.runtime.batches import InputSpec
 from emomtl.training.experiment import run_experiment
 
 FULL = "full recipe"
@@ -52,9 +54,14 @@ class Ablation:
     overrides: Undo
 
 
-def _input_setting(key: str, used: Callable[[Any], bool], plain: str) -> Undo:
+def _spec(recipe: dict[str, Any], name: str) -> InputSpec:
+    """The input's batch settings as training reads them (the defaults of ``InputSpec`` filled in)."""
+    return InputSpec(name, **(recipe["inputs"].get(name) or {}))
+
+
+def _input_setting(key: str, used: Callable[[InputSpec], bool], plain: str) -> Undo:
     def overrides(recipe: dict[str, Any], name: str) -> list[str] | None:
-        return [f"inputs.{name}.{key}={plain}"] if used(recipe["inputs"][name].get(key)) else None
+        return [f"inputs.{name}.{key}={plain}"] if used(_spec(recipe, name)) else None
     return overrides
 
 
@@ -72,22 +79,25 @@ def _constant_rate(recipe: dict[str, Any], name: str) -> list[str] | None:
 
 ABLATIONS = [
     Ablation("train-set standardisation", "per-speaker standardisation",
-             _input_setting("standardize", lambda v: v == "speaker", "true")),
+             _input_setting("standardize", lambda s: s.standardize == "speaker", "true")),
+    # crops and windows act only on an input cut to a length (InputSpec's train_crop defaults to random)
     Ablation("centre crop in training", "random crops in training",
-             _input_setting("train_crop", lambda v: v == "random", "center")),
+             _input_setting("train_crop", lambda s: bool(s.length) and s.train_crop == "random", "center")),
+    # validation takes the same path, so this arm's validation UA changes with it
     Ablation("centre crop at test", "every window averaged at test",
-             _input_setting("eval_crop", lambda v: v == "windows", "center")),
+             _input_setting("eval_crop", lambda s: bool(s.length) and s.eval_crop == "windows", "center")),
     Ablation("no SpecAugment", "SpecAugment", _no_specaugment),
     Ablation("constant learning rate", "the learning-rate schedule", _constant_rate),
 ]
 
 
 def main_input(recipe: dict[str, Any]) -> str:
-    """The input the ablations act on: the recipe's only input (a model with several is not ablated here)."""
-    inputs = list(recipe["inputs"])
-    if len(inputs) != 1:
-        raise SystemExit(f"ablation needs a recipe with one input, not {inputs}")
-    return inputs[0]
+    """The input the ablations act on: the recipe's only feature (windows at test need exactly one; a model with
+    several inputs is not ablated here)."""
+    features = list(recipe["features"])
+    if len(features) != 1:
+        raise SystemExit(f"ablation needs a recipe with one feature input, not {features}")
+    return features[0]
 
 
 def variants(recipe: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
@@ -107,6 +117,9 @@ def ablation_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The summarised variants with their differences to the full recipe (test and validation UA, points)."""
     table = pd.DataFrame(rows)
     full = table[table["ablation"] == FULL].iloc[0]
+    if table["_seeds"].nunique() != 1:  # a difference between unequal seed sets would compare unlike things
+        seeds = dict(zip(table["ablation"], table["_seeds"]))
+        raise SystemExit(f"variants finished different numbers of seeds: {seeds}")
 
     def points(value: float) -> str:
         return f"{100 * value:+.1f}" if np.isfinite(value) else "-"
@@ -116,7 +129,7 @@ def ablation_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     table["val UA change (points)"] = [points(ua - full["_val_ua"]) if a != FULL else "-"
                                        for a, ua in zip(table["ablation"], table["_val_ua"])]
     table["seeds"] = table["_seeds"]
-    columns = ["ablation", "undoes", "overrides", "seeds", "UA %", "UA change (points)", "val UA %",
+    columns = ["ablation", "undoes", "overrides", "seeds", UA, "UA change (points)", f"val {UA}",
                "val UA change (points)", "train time (s)"]
     return table[columns]
 
@@ -139,7 +152,7 @@ def main() -> None:
         run_dir = args.runs / name.replace(" ", "_")
         with Timer() as timer:
             run_experiment(recipe, run_dir, weightings=[], single_task=["emotion"], seeds=seeds, jobs=args.jobs)
-        print(f"{name}: {timer.seconds:.0f} s wall time, 10 folds x {len(seeds)} seed(s)", flush=True)
+        print(f"{name}: {timer.seconds:.0f} s wall time, {len(seeds)} seed(s)", flush=True)
         for row in summarise(run_dir, args.config):
             rows.append({"ablation": name, "undoes": undoes, "overrides": " ".join(overrides) or "-", **row})
         seed_rows.extend({"ablation": name, **r} for r in seed_records(run_dir, args.config))
