@@ -67,6 +67,8 @@ ROWS = [
         "blstm_crops_15_epochs/emodb_loso.csv", "blstm_crops", "ew", "single - 1"),
     Row("raw-waveform CNN + LSTM, audio only", "1 dynamic joint-loss weights", "4 epochs, 1 seed",
         "emodb_loso.csv", "wave", "softmax", ">= 50"),
+    Row("raw-waveform CNN + LSTM, audio only", "1 dynamic joint-loss weights", "12 epochs, 1 seed",
+        "wave_12_epochs/emodb_loso.csv", "wave", "softmax", ">= 50"),
 ]
 COLUMNS = ["architecture", "paper", "arm", "UA %", "val UA %", "budget", "goal (issue 20, UA %)", "source"]
 

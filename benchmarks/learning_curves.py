@@ -57,9 +57,24 @@ def arm_curves(arms: dict[str, list[Path]]) -> Curves:
             for arm, runs in arms.items()}
 
 
-def summary_table(curves: Curves, task: str = "emotion", metric: str = "ua", last: int = 5) -> pd.DataFrame:
-    """Per arm: validation ``metric`` of ``task`` at the last and the best epoch, each task's training loss at the last
-    epoch, and each task's gradient norm on the shared layers averaged over the last ``last`` epochs."""
+def run_spread(arms: dict[str, list[Path]], task: str = "emotion", metric: str = "ua") -> dict[str, str]:
+    """Per arm: min / median / max over its runs of each run's validation ``metric`` at its last epoch (a mean curve
+    hides runs that never leave chance while others learn)."""
+    spread = {}
+    for arm, runs in arms.items():
+        column = f"val.{task}.{metric}"
+        last = [frame[column].iloc[-1] for frame in (pd.read_csv(run / "history.csv") for run in runs)
+                if column in frame and len(frame)]
+        if last:
+            spread[arm] = " / ".join(f"{100 * v:.1f}" for v in (min(last), float(pd.Series(last).median()), max(last)))
+    return spread
+
+
+def summary_table(curves: Curves, task: str = "emotion", metric: str = "ua", last: int = 5,
+                  spread: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per arm: validation ``metric`` of ``task`` at the last and the best epoch (with ``spread``, from
+    :func:`run_spread`, also its min / median / max over runs at the last epoch), each task's training loss at the
+    last epoch, and each task's gradient norm on the shared layers averaged over the last ``last`` epochs."""
     rows = []
     for arm, (runs, history, steps) in curves.items():
         column = f"val.{task}.{metric}"
@@ -67,6 +82,8 @@ def summary_table(curves: Curves, task: str = "emotion", metric: str = "ua", las
         if column in history:
             row[f"val {metric.upper()} % (last epoch)"] = f"{100 * history[column].iloc[-1]:.1f}"
             row[f"val {metric.upper()} % (best epoch)"] = f"{100 * history[column].max():.1f}"
+        if spread is not None:
+            row[f"val {metric.upper()} % per run, last epoch (min / median / max)"] = spread.get(arm, "-")
         for name in [c for c in history if c.startswith("train.") and c.endswith(".loss") and c != "train.loss"]:
             row[f"last train loss: {name[6:-5]}"] = f"{history[name].iloc[-1]:.2f}"
         if "epoch" in steps:
@@ -132,9 +149,10 @@ def main() -> None:
     parser.add_argument("--metric", default="ua", help="validation metric column suffix (default ua)")
     args = parser.parse_args()
     out = args.out or args.folder[0] / "learning_curves.png"
-    curves = arm_curves(named_arms(args.folder))
+    arms = named_arms(args.folder)
+    curves = arm_curves(arms)
     print(plot_learning_curves(args.folder, out, args.task, args.metric, curves))
-    table = summary_table(curves, args.task, args.metric)
+    table = summary_table(curves, args.task, args.metric, spread=run_spread(arms, args.task, args.metric))
     Path(out).with_suffix(".md").write_text(markdown_table(table) + "\n")
     print(markdown_table(table))
 

@@ -57,3 +57,14 @@ def test_summary_gives_last_and_best_validation_ua_and_late_gradient_norms(tmp_p
     assert (row["arm"], row["epochs"], row["val UA % (last epoch)"], row["val UA % (best epoch)"]) == (
         "druw", 3, "50.0", "50.0")
     assert row["last train loss: gender"] == "0.10" and row["grad norm: emotion (last 1 epochs)"] == "0.50"
+
+
+def test_spread_shows_runs_that_stay_at_chance_beside_runs_that_learn(tmp_path):
+    for fold, shift in [(0, -0.36), (1, 0.0), (2, 0.1)]:  # last epoch: 14 %, 50 %, 60 %
+        _run(tmp_path / "runs" / "druw" / f"fold{fold}_seed0", shift, grad_norms=False)
+    arms = learning_curves.run_folders(tmp_path)
+    spread = learning_curves.run_spread(arms)
+    assert spread == {"druw": "14.0 / 50.0 / 60.0"}
+    table = learning_curves.summary_table(learning_curves.arm_curves(arms), spread=spread)
+    assert table.iloc[0]["val UA % per run, last epoch (min / median / max)"] == "14.0 / 50.0 / 60.0"
+    assert table.iloc[0]["val UA % (last epoch)"] == "41.3"  # the mean curve alone hides the stuck run
