@@ -58,16 +58,25 @@ def complete_seeds(results: pd.DataFrame, folds: set) -> set[int]:
     return {int(seed) for seed, group in results.groupby("seed") if set(group["fold"]) >= set(folds)}
 
 
+def planned_folds(run_dir: Path) -> int | None:
+    """How many folds ``plan.json`` says each seed runs; ``None`` without a readable plan."""
+    try:
+        return len(json.loads((run_dir / "plan.json").read_text())["folds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def run_predictions(run_dir: Path, strategy: str) -> dict[int, pd.DataFrame]:
     """Test predictions of every fold of one strategy, concatenated per seed; a seed that has not finished every
-    fold (a run still going, or stopped) is left out, so a pooled score always covers the whole corpus."""
+    fold (a run still going, or stopped) is left out, so a pooled score always covers the whole corpus. The folds
+    a seed needs come from ``plan.json`` when present, else from the seed with the most."""
     per_seed: dict[int, list[pd.DataFrame]] = {}
     for folder in sorted((run_dir / "runs" / strategy.replace(":", "_")).glob("*_seed*")):
         if not (folder / "predictions.csv").exists():
             continue
         seed = int(folder.name.rsplit("_seed", 1)[1])
         per_seed.setdefault(seed, []).append(read_predictions(folder / "predictions.csv"))
-    folds = max((len(frames) for frames in per_seed.values()), default=0)
+    folds = planned_folds(run_dir) or max((len(frames) for frames in per_seed.values()), default=0)
     return {seed: pd.concat(frames, ignore_index=True) for seed, frames in sorted(per_seed.items())
             if len(frames) == folds}
 
@@ -91,6 +100,9 @@ def summarise(run_dir: Path, label: str, main_task: str = "emotion", extra_tasks
     rows = []
     for strategy, group in results.groupby("strategy", sort=False):
         predictions = run_predictions(run_dir, strategy)
+        if not predictions:
+            print(f"{label} / {strategy}: no seed has finished every fold yet; left out of the table")
+            continue
         has_main = f"{main_task}.true" in next(iter(predictions.values())).columns
         nan = {"ua": float("nan"), "wa": float("nan"), "macro_f1": float("nan")}
         if ensemble_size and has_main:

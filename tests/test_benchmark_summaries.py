@@ -233,3 +233,17 @@ def test_combine_seeds_refuses_a_seed_counted_twice_or_an_arm_it_cannot_take_apa
     later = write_table(tmp_path / "later", [{"model": "cnn", "strategy": "dwa", "seeds": 1, "UA %": "60.0"}],
                         seeds=[2])
     assert combine_seeds.combine([old, later]).set_index("strategy").loc["dwa", "seeds"] == 2  # seeds 0 and 2
+
+
+def test_a_seed_short_of_the_planned_folds_is_never_scored(tmp_path: Path, modules) -> None:
+    """With every seed stopped half-way (a plan read with ``--finished-only``), no seed has every fold; the plan, not
+    the most folds any seed has, says how many a seed needs."""
+    common, _ = modules
+    arm = tmp_path / "runs" / "druw"
+    for folder in ("s1_seed0", "s2_seed0"):
+        (arm / folder).mkdir(parents=True)
+        predictions([True] * 6).to_csv(arm / folder / "predictions.csv", index=False)
+    assert list(common.run_predictions(tmp_path, "druw")) == [0]  # no plan: the most folds any seed has
+    (tmp_path / "plan.json").write_text(json.dumps({"runs": 3, "arms": ["druw"], "folds": ["s1", "s2", "s3"],
+                                                    "seeds": [0]}))
+    assert common.run_predictions(tmp_path, "druw") == {}
