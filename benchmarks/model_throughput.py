@@ -7,10 +7,11 @@ is faster than real time). A few iterations each; the whole run takes about two 
     python benchmarks/model_throughput.py [--iterations 3] [--with-encoders]
     python benchmarks/model_throughput.py --precision-modes [--iterations 2] [--out benchmarks/results] [--note TEXT]
 
-``--precision-modes`` times only the three paper models' training steps in four modes instead: float32,
-bfloat16 autocast (``train.precision: bf16-mixed``), channels-last weights (``train.channels_last``) and both, and
+``--precision-modes`` times only the three paper models' training steps instead, in float32, bfloat16 autocast
+(``train.precision: bf16-mixed``), channels-last weights (``train.channels_last``), both, both with
+``torch.compile`` (its first step, the compilation, is reported on its own) and both at four times the batch, and
 writes ``model_throughput_precision.{csv,json,md}`` under ``--out`` (``--note`` is printed under the table,
-e.g. the load the machine was under).
+e.g. the load the machine was under). ``--no-compile`` leaves the compiled mode out.
 
 ``bridge_fusion`` runs on precomputed HuBERT-large / DeBERTa-v3-large states (the CPU route through the feature
 cache); ``--with-encoders`` also times it with randomly initialised encoders of the large sizes built locally
@@ -175,47 +176,75 @@ def benchmark_case(case: Case, iterations: int) -> dict[str, Any]:
     }
 
 
-#: Training modes of ``--precision-modes``: (label, train.precision, train.channels_last).
-MODES = [("fp32", "32-true", False), ("bf16 autocast", "bf16-mixed", False), ("channels-last", "32-true", True),
-         ("bf16 + channels-last", "bf16-mixed", True)]
+@dataclass(frozen=True)
+class Mode:
+    """One training set-up of ``--precision-modes``."""
+
+    label: str
+    precision: str  # train.precision
+    channels_last: bool  # train.channels_last
+    compile: bool = False  # torch.compile on the model (inductor)
+    batch_factor: int = 1  # multiple of the case's training batch
+
+
+MODES = [Mode("fp32", "32-true", False), Mode("bf16 autocast", "bf16-mixed", False),
+         Mode("channels-last", "32-true", True), Mode("bf16 + channels-last", "bf16-mixed", True),
+         Mode("bf16 + channels-last + torch.compile", "bf16-mixed", True, compile=True),
+         Mode("bf16 + channels-last, 4x batch", "bf16-mixed", True, batch_factor=4)]
+
+
+@dataclass
+class Timing:
+    """Training samples/s after warm-up, and how long the first (warm-up) step took."""
+
+    samples_per_second: float
+    first_step_seconds: float
 #: The paper models among :func:`paper_cases` (audio-only wave model: the EMO-DB configuration).
 PAPER_MODELS = ("multi_exit_cnn", "cnn_blstm_att", "wave_av_lstm (UM-A")
 
 
-def train_samples_per_second(case: Case, precision: str, channels_last: bool, iterations: int) -> float:
-    """Training samples/s of ``case`` (forward + backward + Adam) under ``precision`` and memory layout."""
+def train_timing(case: Case, mode: Mode, iterations: int) -> Timing:
+    """Training samples/s of ``case`` (forward + backward + Adam) in ``mode``, and its first step's seconds."""
     torch.manual_seed(0)
     tasks = make_tasks(case.tasks)
     model = build_model(case.config, tasks, case.input_shapes)
-    if channels_last:
+    if mode.channels_last:
         to_channels_last(model)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    inputs = example_inputs(case.input_shapes, case.train_batch, seed=1)
-    targets = random_targets(tasks, case.train_batch)
+    batch = case.train_batch * mode.batch_factor
+    inputs = example_inputs(case.input_shapes, batch, seed=1)
+    targets = random_targets(tasks, batch)
+    forward = torch.compile(model) if mode.compile else model
+    precision = mode.precision
 
     def train_step() -> None:
         model.train()
         optimizer.zero_grad()
         with autocast(precision, "cpu"):
-            outputs = float32_outputs(model(inputs))
+            outputs = float32_outputs(forward(inputs))
         losses = [task_loss(t, outputs[t.name], targets[t.name]) for t in tasks]
         sum(loss for loss in losses if loss is not None).backward()
         optimizer.step()
 
-    return case.train_batch / timed(train_step, iterations, warmup=1)
+    first_step = timed(train_step, 1, warmup=0)
+    return Timing(batch / timed(train_step, iterations, warmup=0), first_step)
 
 
-def precision_rows(iterations: int) -> list[dict[str, Any]]:
-    """One row per paper model: training samples/s in every mode of :data:`MODES` and the best speed-up."""
+def precision_rows(iterations: int, modes: list[Mode] = MODES) -> list[dict[str, Any]]:
+    """One row per paper model: training samples/s in every mode, torch.compile's first step, the best speed-up."""
     rows = []
     for case in [c for c in paper_cases(False) if c.label.startswith(PAPER_MODELS)]:
-        speeds = {label: train_samples_per_second(case, precision, channels_last, iterations)
-                  for label, precision, channels_last in MODES}
+        timings = {mode.label: train_timing(case, mode, iterations) for mode in modes}
         print(f"  done: {case.label}", flush=True, file=sys.stderr)
+        speeds = {label: timing.samples_per_second for label, timing in timings.items()}
         best = max(speeds, key=speeds.get)
-        rows.append({"architecture": case.label, "train batch": case.train_batch,
-                     **{f"{label} (samples/s)": f"{value:.3g}" for label, value in speeds.items()},
-                     "fastest": f"{best} ({speeds[best] / speeds['fp32']:.2f}x fp32)"})
+        row: dict[str, Any] = {"architecture": case.label, "train batch": case.train_batch,
+                               **{f"{label} (samples/s)": f"{value:.3g}" for label, value in speeds.items()}}
+        for mode in modes:
+            if mode.compile:
+                row[f"{mode.label}: first step (s)"] = f"{timings[mode.label].first_step_seconds:.0f}"
+        row["fastest"] = f"{best} ({speeds[best] / speeds['fp32']:.2f}x fp32)"
+        rows.append(row)
     return rows
 
 
@@ -253,11 +282,12 @@ def main() -> None:
                         help="only the paper models' training samples/s in fp32, bf16 autocast and channels-last")
     parser.add_argument("--out", default=None, help="--precision-modes: folder for model_throughput_precision.*")
     parser.add_argument("--note", default="", help="--precision-modes: a line printed under the table")
+    parser.add_argument("--no-compile", action="store_true", help="--precision-modes: leave torch.compile out")
     args = parser.parse_args()
     if args.precision_modes:
         print(f"# Training throughput by precision and memory layout (torch {torch.__version__}, "
               f"{torch.get_num_threads()} threads, CPU, {args.iterations} timed steps after 1 warm-up)\n")
-        rows = precision_rows(args.iterations)
+        rows = precision_rows(args.iterations, [m for m in MODES if not (args.no_compile and m.compile)])
         table = markdown(rows)
         text = table + (f"\n\n{args.note}" if args.note else "") + "\n"
         print(text)
