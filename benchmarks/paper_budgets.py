@@ -66,7 +66,7 @@ MODELS: dict[str, tuple[str, Path, list[str]]] = {
         "model.conv_channels=[512,1024,2048]", "model.bottleneck=512", "model.dropout=0.35",
         "optim.name=rmsprop", "optim.lr=0.0001", "scheduler.name=none",
         "train.epochs=300", "train.batch_size=64", "train.early_stopping=null", "train.augment={}"]),
-    "cnn": ("multi-exit CNN (DRUW paper size, 60 epochs)", RECIPES / "emodb_multi_exit_cnn.yaml", [
+    "cnn": ("multi-exit CNN (DRUW paper budget, our widths, 60 epochs)", RECIPES / "emodb_multi_exit_cnn.yaml", [
         "model.channels=[32,64,128,256,512]", "model.convs_per_block=2", "model.dropout=0.2",
         "optim.name=adamw", "optim.lr=0.001", "optim.weight_decay=0.01", "scheduler.name=none",
         "train.epochs=60", "train.batch_size=32", "train.augment={}"]),
