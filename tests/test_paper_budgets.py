@@ -72,6 +72,19 @@ def test_smoke_run_on_the_demo_corpus_writes_the_result_tables(tmp_path):
     assert len(relations) == 2
 
 
+def test_smoke_runs_the_cnn_blstm_and_the_raw_waveform_model_too(tmp_path):
+    """The other two papers' models through the same CPU path: two folds, one epoch, their own result rows."""
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "paper_budgets.py"), "--smoke", "--corpus", "demo",
+                             "--models", "blstm,wave", "--no-estimate", "--out", str(tmp_path), "--strategies", "ew"],
+                            capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = pd.read_csv(tmp_path / "paper_budgets_smoke.csv")
+    assert [model.split(" ")[0] for model in table["model"]] == ["CNN-BLSTM-attention", "raw-waveform"]
+    for name in ("blstm", "wave"):
+        runs = sorted((tmp_path / "runs" / f"paper_budget_{name}_smoke" / "runs" / "ew").glob("*_seed0"))
+        assert len(runs) == 2 and all(len(pd.read_csv(run / "history.csv")) == 1 for run in runs)
+
+
 def test_full_budgets_refuse_to_start_without_a_gpu(tmp_path):
     import torch
 
