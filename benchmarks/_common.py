@@ -58,27 +58,30 @@ def complete_seeds(results: pd.DataFrame, folds: set) -> set[int]:
     return {int(seed) for seed, group in results.groupby("seed") if set(group["fold"]) >= set(folds)}
 
 
-def planned_folds(run_dir: Path) -> int | None:
-    """How many folds ``plan.json`` says each seed runs; ``None`` without a readable plan."""
+def planned_folds(run_dir: Path) -> list[str] | None:
+    """The folds ``plan.json`` says each seed runs; ``None`` without a readable plan."""
     try:
-        return len(json.loads((run_dir / "plan.json").read_text())["folds"])
+        folds = json.loads((run_dir / "plan.json").read_text())["folds"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return [str(fold) for fold in folds] if isinstance(folds, list) and folds else None
 
 
 def run_predictions(run_dir: Path, strategy: str) -> dict[int, pd.DataFrame]:
     """Test predictions of every fold of one strategy, concatenated per seed; a seed that has not finished every
-    fold (a run still going, or stopped) is left out, so a pooled score always covers the whole corpus. The folds
-    a seed needs come from ``plan.json`` when present, else from the seed with the most."""
-    per_seed: dict[int, list[pd.DataFrame]] = {}
+    fold (a run still going, or stopped) is left out, so a pooled score always covers the whole corpus. With a
+    ``plan.json`` a seed needs each fold it names (folders of other folds are ignored); without one, as many
+    folds as the seed with the most."""
+    plan = planned_folds(run_dir)
+    per_seed: dict[int, dict[str, pd.DataFrame]] = {}
     for folder in sorted((run_dir / "runs" / strategy.replace(":", "_")).glob("*_seed*")):
-        if not (folder / "predictions.csv").exists():
+        fold, seed = folder.name.rsplit("_seed", 1)
+        if not (folder / "predictions.csv").exists() or (plan is not None and fold not in plan):
             continue
-        seed = int(folder.name.rsplit("_seed", 1)[1])
-        per_seed.setdefault(seed, []).append(read_predictions(folder / "predictions.csv"))
-    folds = planned_folds(run_dir) or max((len(frames) for frames in per_seed.values()), default=0)
-    return {seed: pd.concat(frames, ignore_index=True) for seed, frames in sorted(per_seed.items())
-            if len(frames) == folds}
+        per_seed.setdefault(int(seed), {})[fold] = read_predictions(folder / "predictions.csv")
+    needed = len(plan) if plan is not None else max((len(frames) for frames in per_seed.values()), default=0)
+    return {seed: pd.concat(frames.values(), ignore_index=True) for seed, frames in sorted(per_seed.items())
+            if len(frames) == needed}
 
 
 def ensemble_scores(predictions: dict[int, pd.DataFrame], size: int, task: str = "emotion") -> list[dict[str, float]]:
@@ -101,7 +104,7 @@ def summarise(run_dir: Path, label: str, main_task: str = "emotion", extra_tasks
     for strategy, group in results.groupby("strategy", sort=False):
         predictions = run_predictions(run_dir, strategy)
         if not predictions:
-            print(f"{label} / {strategy}: no seed has finished every fold yet; left out of the table")
+            print(f"{label} / {strategy}: no seed has finished every fold; left out of the table", file=sys.stderr)
             continue
         has_main = f"{main_task}.true" in next(iter(predictions.values())).columns
         nan = {"ua": float("nan"), "wa": float("nan"), "macro_f1": float("nan")}

@@ -247,3 +247,21 @@ def test_a_seed_short_of_the_planned_folds_is_never_scored(tmp_path: Path, modul
     (tmp_path / "plan.json").write_text(json.dumps({"runs": 3, "arms": ["druw"], "folds": ["s1", "s2", "s3"],
                                                     "seeds": [0]}))
     assert common.run_predictions(tmp_path, "druw") == {}
+    # a folder of a fold the plan does not name (left from an earlier plan) does not stand in for a missing one
+    (arm / "old_seed0").mkdir()
+    predictions([True] * 6).to_csv(arm / "old_seed0" / "predictions.csv", index=False)
+    assert common.run_predictions(tmp_path, "druw") == {}
+    (arm / "s3_seed0").mkdir()
+    predictions([False] * 6).to_csv(arm / "s3_seed0" / "predictions.csv", index=False)
+    pooled = common.run_predictions(tmp_path, "druw")[0]
+    assert len(pooled) == 18  # the three planned folds, not the old one
+
+
+def test_a_strategy_with_no_finished_seed_is_left_out_of_the_summary(tmp_path: Path, modules, capsys) -> None:
+    common, _ = modules
+    pd.DataFrame({"strategy": ["druw"]}).to_csv(tmp_path / "results.csv", index=False)
+    (tmp_path / "plan.json").write_text(json.dumps({"folds": ["s1", "s2"], "seeds": [0]}))
+    (tmp_path / "runs" / "druw" / "s1_seed0").mkdir(parents=True)
+    predictions([True] * 6).to_csv(tmp_path / "runs" / "druw" / "s1_seed0" / "predictions.csv", index=False)
+    assert common.summarise(tmp_path, "cnn") == []
+    assert "cnn / druw: no seed has finished every fold" in capsys.readouterr().err
