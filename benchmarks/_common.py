@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from emomtl.evaluation.aggregate import ensemble_predictions, pooled_metrics, read_predictions
+from emomtl.reports.load import read_planned_folds
+from emomtl.runtime.record import PLAN_NAME
 from emomtl.evaluation.metrics import HEADLINE_METRIC, METRIC_LABELS
 
 #: Column names of the benchmark tables, from the one metric vocabulary (evaluation/metrics.py).
@@ -58,21 +60,12 @@ def complete_seeds(results: pd.DataFrame, folds: set) -> set[int]:
     return {int(seed) for seed, group in results.groupby("seed") if set(group["fold"]) >= set(folds)}
 
 
-def planned_folds(run_dir: Path) -> list[str] | None:
-    """The folds ``plan.json`` says each seed runs; ``None`` without a readable plan."""
-    try:
-        folds = json.loads((run_dir / "plan.json").read_text())["folds"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return [str(fold) for fold in folds] if isinstance(folds, list) and folds else None
-
-
 def run_predictions(run_dir: Path, strategy: str) -> dict[int, pd.DataFrame]:
     """Test predictions of every fold of one strategy, concatenated per seed; a seed that has not finished every
     fold (a run still going, or stopped) is left out, so a pooled score always covers the whole corpus. With a
     ``plan.json`` a seed needs each fold it names (folders of other folds are ignored); without one, as many
     folds as the seed with the most."""
-    plan = planned_folds(run_dir)
+    plan = read_planned_folds(run_dir / PLAN_NAME)
     per_seed: dict[int, dict[str, pd.DataFrame]] = {}
     for folder in sorted((run_dir / "runs" / strategy.replace(":", "_")).glob("*_seed*")):
         fold, seed = folder.name.rsplit("_seed", 1)

@@ -217,12 +217,11 @@ def train_timing(case: Case, mode: Mode, iterations: int) -> Timing:
     inputs = example_inputs(case.input_shapes, batch, seed=1)
     targets = random_targets(tasks, batch)
     forward = torch.compile(model) if mode.compiled else model
-    precision = mode.precision
 
     def train_step() -> None:
         model.train()
         optimizer.zero_grad()
-        with autocast(precision, "cpu"):
+        with autocast(mode.precision, "cpu"):
             outputs = float32_outputs(forward(inputs))
         losses = [task_loss(t, outputs[t.name], targets[t.name]) for t in tasks]
         sum(loss for loss in losses if loss is not None).backward()
@@ -235,12 +234,12 @@ def train_timing(case: Case, mode: Mode, iterations: int) -> Timing:
 def precision_rows(iterations: int, modes: list[Mode] = MODES) -> list[dict[str, Any]]:
     """One row per paper model: training samples/s in every mode, torch.compile's first step, and the fastest mode
     at the case's own batch over the first mode (fp32); a larger batch is another training, so it is not ranked."""
+    same_batch = [mode.label for mode in modes if mode.batch_factor == 1]  # same training, other arithmetic
     rows = []
     for case in [c for c in paper_cases(False) if c.label.startswith(PAPER_MODELS)]:
         timings = {mode.label: train_timing(case, mode, iterations) for mode in modes}
         print(f"  done: {case.label}", flush=True, file=sys.stderr)
         speeds = {label: timing.samples_per_second for label, timing in timings.items()}
-        same_batch = [mode.label for mode in modes if mode.batch_factor == 1]  # same training, other arithmetic
         best = max(same_batch, key=speeds.get)
         row: dict[str, Any] = {"architecture": case.label, "train batch": case.train_batch,
                                **{f"{label} (samples/s)": f"{value:.3g}" for label, value in speeds.items()}}

@@ -84,13 +84,25 @@ def load_run(run_dir: Path | str) -> RunData:
     )
 
 
+def read_plan(path: Path) -> dict[str, Any]:
+    """The mapping ``plan.json`` holds, or ``{}`` when it is missing, unreadable or not a mapping."""
+    try:
+        plan = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return plan if isinstance(plan, dict) else {}
+
+
 def read_planned_runs(path: Path) -> int | None:
     """The number of runs ``plan.json`` lists, or ``None`` when it is missing or unreadable."""
-    try:
-        runs = json.loads(path.read_text(encoding="utf-8")).get("runs")
-    except (OSError, ValueError, AttributeError):
-        return None
+    runs = read_plan(path).get("runs")
     return runs if isinstance(runs, int) and not isinstance(runs, bool) else None
+
+
+def read_planned_folds(path: Path) -> list[str] | None:
+    """The folds ``plan.json`` says each seed runs, or ``None`` when it is missing, unreadable or names none."""
+    folds = read_plan(path).get("folds")
+    return [str(fold) for fold in folds] if isinstance(folds, list) and folds else None
 
 
 def read_config(path: Path) -> dict[str, Any]:
